@@ -668,12 +668,16 @@ func redactTokens(s string) string {
 		for j < len(s) && isTokenChar(s[j]) {
 			j++
 		}
+		next := j
+		for j > i && s[j-1] == '.' {
+			j-- // a sentence's full stop
+		}
 		if j-i >= 16 && secretToken(s[i:j]) {
 			b.WriteString(s[pos:i])
 			b.WriteString(Redacted)
 			pos = j
 		}
-		i = j
+		i = next
 	}
 	if pos == 0 {
 		return s
