@@ -307,10 +307,48 @@ func forEachWord(name string, fn func(string)) {
 	emit(len(name))
 }
 
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isAlnum(c byte) bool { return isLower(c) || isUpper(c) || isDigit(c) }
+// Character classes, looked up rather than computed: redaction scans every
+// byte of every string that is logged.
+const (
+	classLower = 1 << iota
+	classUpper
+	classDigit
+	classToken   // letters, digits, '-', '_', '.'
+	classToken68 // RFC 7235 token68
+	className    // key and flag names
+	classAlnum = classLower | classUpper | classDigit
+)
+
+var charClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		switch {
+		case b >= 'a' && b <= 'z':
+			t[c] = classLower
+		case b >= 'A' && b <= 'Z':
+			t[c] = classUpper
+		case b >= '0' && b <= '9':
+			t[c] = classDigit
+		}
+		if t[c] != 0 {
+			t[c] |= classToken | classToken68 | className
+		}
+		switch b {
+		case '-', '_', '.':
+			t[c] |= classToken | className
+		}
+		switch b {
+		case '-', '.', '_', '~', '+', '/', '=':
+			t[c] |= classToken68
+		}
+	}
+	return t
+}()
+
+func isLower(c byte) bool { return charClass[c]&classLower != 0 }
+func isUpper(c byte) bool { return charClass[c]&classUpper != 0 }
+func isDigit(c byte) bool { return charClass[c]&classDigit != 0 }
+func isAlnum(c byte) bool { return charClass[c]&classAlnum != 0 }
 
 // RedactArgv returns a copy of argv with secrets replaced by Redacted:
 // the value of a secret-named flag, whether joined (--token=abc,
@@ -477,7 +515,7 @@ func redactURLUserinfo(s string) string {
 
 // redactAuthSchemes replaces the credentials after "Bearer" and "Basic".
 func redactAuthSchemes(s string) string {
-	if !containsFold(s, "bearer") && !containsFold(s, "basic") {
+	if !hasAuthScheme(s) {
 		return s
 	}
 	var b strings.Builder
@@ -529,9 +567,7 @@ func redactAuthSchemes(s string) string {
 }
 
 // isToken68 reports whether c may appear in an RFC 7235 token68.
-func isToken68(c byte) bool {
-	return isAlnum(c) || strings.IndexByte("-._~+/=", c) >= 0
-}
+func isToken68(c byte) bool { return charClass[c]&classToken68 != 0 }
 
 // isBasicCredential reports whether cred is base64 of "user:pass", so that
 // "basic usage" is left alone.
@@ -635,9 +671,7 @@ func redactAssignments(s string) string {
 	return b.String()
 }
 
-func isNameChar(c byte) bool {
-	return isAlnum(c) || c == '_' || c == '-' || c == '.'
-}
+func isNameChar(c byte) bool { return charClass[c]&className != 0 }
 
 // secretPrefixes are prefixes of well-known credential formats, with the
 // number of token characters that must follow.
@@ -686,9 +720,7 @@ func redactTokens(s string) string {
 	return b.String()
 }
 
-func isTokenChar(c byte) bool {
-	return isAlnum(c) || c == '-' || c == '_' || c == '.'
-}
+func isTokenChar(c byte) bool { return charClass[c]&classToken != 0 }
 
 // secretToken reports whether tok (a maximal run of token characters) is a
 // credential.
@@ -765,9 +797,10 @@ func highEntropy(s string) bool {
 	return h >= 4.0
 }
 
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if hasPrefixFold(s[i:], sub) {
+// hasAuthScheme reports whether s contains "bearer" or "basic" in any case.
+func hasAuthScheme(s string) bool {
+	for i := 0; i+5 <= len(s); i++ {
+		if s[i]|0x20 == 'b' && (hasPrefixFold(s[i:], "bearer") || hasPrefixFold(s[i:], "basic")) {
 			return true
 		}
 	}
