@@ -316,7 +316,7 @@ const (
 	classToken   // letters, digits, '-', '_', '.'
 	classToken68 // RFC 7235 token68
 	className    // key and flag names
-	classAlnum = classLower | classUpper | classDigit
+	classAlnum   = classLower | classUpper | classDigit
 )
 
 var charClass = func() (t [256]uint8) {
