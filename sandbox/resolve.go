@@ -181,11 +181,12 @@ func withinAny(p string, roots []string) bool {
 }
 
 func within(p, root string) bool {
+	p, root = filepath.ToSlash(p), filepath.ToSlash(root)
 	if p == root {
 		return true
 	}
-	if !strings.HasSuffix(root, string(filepath.Separator)) {
-		root += string(filepath.Separator)
+	if !strings.HasSuffix(root, "/") {
+		root += "/"
 	}
 	return strings.HasPrefix(p, root)
 }
