@@ -1,0 +1,5 @@
+//go:build !race
+
+package credstore
+
+const raceEnabled = false
