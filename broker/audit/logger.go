@@ -120,37 +120,32 @@ func readTail(f *os.File, name string) (*record, error) {
 		}
 		return nil, &TailError{Path: name, Line: n + 1, Incomplete: true}
 	}
-	// Read backwards from the final newline to the one before it.
+	// Find the newline before the final one, reading backwards.
 	end := size - 1
 	start := end
-	var line []byte
 	chunk := make([]byte, 64<<10)
-	for start > 0 {
-		n := int64(len(chunk))
-		if start < n {
-			n = start
-		}
+	for start > 0 && end-start <= MaxLineBytes {
+		n := min(int64(len(chunk)), start)
 		buf := chunk[:n]
 		if _, err := f.ReadAt(buf, start-n); err != nil {
 			return nil, fmt.Errorf("audit: read log %s: %w", name, err)
 		}
 		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
-			line = append(append([]byte{}, buf[i+1:]...), line...)
 			start = start - n + int64(i) + 1
 			break
 		}
-		line = append(append([]byte{}, buf...), line...)
 		start -= n
-		if int64(len(line)) > MaxLineBytes {
-			break
-		}
 	}
-	if int64(len(line)) > MaxLineBytes {
+	if end-start > MaxLineBytes {
 		n, err := countLines(f, size)
 		if err != nil {
 			return nil, err
 		}
 		return nil, &TailError{Path: name, Line: n, Detail: fmt.Sprintf("longer than %d bytes", MaxLineBytes)}
+	}
+	line := make([]byte, end-start)
+	if _, err := f.ReadAt(line, start); err != nil {
+		return nil, fmt.Errorf("audit: read log %s: %w", name, err)
 	}
 	rec, problem := parseLine(line)
 	if problem != nil {

@@ -430,3 +430,36 @@ func TestConcurrentWritersKeepTheChain(t *testing.T) {
 		t.Errorf("got %d lines, %v; want %d lines, nil", rep.Lines, err, workers*each)
 	}
 }
+
+func TestOpenContinuesAfterLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := map[string]any{"action": "path.write", "note": strings.Repeat("a b ", 100<<10)}
+	if err := l.Decision(DecisionEvent{ID: "d1", Input: big}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Decision(DecisionEvent{ID: "d2", Input: big}); err != nil {
+		t.Fatal(err)
+	}
+	_, head := l.Head()
+	l.Close()
+	l, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopen after a %d-byte line: %v", 400<<10, err)
+	}
+	if seq, h := l.Head(); seq != 2 || h != head {
+		t.Errorf("got head %d %s, want 2 %s", seq, h, head)
+	}
+	if err := l.AuthFailure(AuthFailure{Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	f, _ := os.Open(path)
+	defer f.Close()
+	if rep, err := Verify(f, VerifyOptions{Head: head}); err != nil || rep.Lines != 3 || rep.HeadLine != 2 {
+		t.Errorf("got %+v, %v; want 3 lines, head at line 2", rep, err)
+	}
+}

@@ -622,6 +622,17 @@ func redactAssignments(s string) string {
 		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
 			j++
 		}
+		// "Authorization: Bearer x": keep the scheme, as redactAuthSchemes
+		// does, and redact what follows unless it already did.
+		for _, scheme := range [...]string{"bearer", "basic"} {
+			if hasPrefixFold(s[j:], scheme) && j+len(scheme) < len(s) && s[j+len(scheme)] == ' ' {
+				j += len(scheme)
+				for j < len(s) && s[j] == ' ' {
+					j++
+				}
+				break
+			}
+		}
 		if strings.HasPrefix(s[j:], Redacted) {
 			continue
 		}
@@ -652,11 +663,6 @@ func redactAssignments(s string) string {
 		}
 		val := s[j:k]
 		if val == "" || val == "null" || val == "true" || val == "false" {
-			continue
-		}
-		// "Authorization: Bearer x" is left to redactAuthSchemes, which
-		// keeps the scheme and already ran.
-		if vq == 0 && (hasPrefixFold(val, "bearer") || hasPrefixFold(val, "basic")) {
 			continue
 		}
 		b.WriteString(s[pos:j])
