@@ -54,9 +54,8 @@ norm_host := trim(trim_suffix(lower(host), "."), "[]")
 # An IPv6 zone (fe80::1%eth0) does not change the address.
 ip := split(norm_host, "%")[0]
 
+# A /32 prefix is valid for IPv4 and IPv6 alike, and never for a name.
 is_ip if net.cidr_is_valid(concat("/", [ip, "32"]))
-
-is_ip if net.cidr_is_valid(concat("/", [ip, "128"]))
 
 # Reasons a network.connect request is denied.
 denials contains "network.connect request has no host (input.network.host must be a non-empty string)" if {

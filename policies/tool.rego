@@ -212,7 +212,7 @@ denials contains sprintf("tool %q capabilities must be a list (input.tool.capabi
 	not is_array(input.tool.capabilities)
 }
 
-denials contains sprintf("tool %q requests a capability of unknown type %v", [name, object.get(c, "type", null)]) if {
+denials contains sprintf("tool %q requests a capability of unknown type %s", [name, json.marshal(object.get(c, "type", null))]) if {
 	some c in capabilities
 	not known_capability(c)
 }
@@ -326,6 +326,12 @@ inline_uses contains sprintf("runs %s, which reads the program from standard inp
 inline_uses contains sprintf("runs %s without a script operand, so it would run code read from standard input", [input.tool.command]) if {
 	reads_program(prog)
 	not has_operand
+	not has_inline_option
+}
+
+has_inline_option if {
+	some a in argv
+	inline_option(prog, a)
 }
 
 inline_uses contains sprintf("runs %s, which %s", [input.tool.command, why]) if {
