@@ -24,6 +24,10 @@ const cgroupPoolSize = 4
 // leave a cgroup.
 const cgroupSweepTimeout = 5 * time.Second
 
+// cgroupSeq numbers the cgroups of this process across every launcher, so
+// two launchers in one broker never pick the same name.
+var cgroupSeq atomic.Uint64
+
 // cgroupManager creates, hands out and reclaims the per-run cgroups under
 // the broker's own cgroup. Either controller may be missing, in which case
 // the launcher falls back to an rlimit for that limit.
@@ -33,7 +37,6 @@ type cgroupManager struct {
 	// in ("" when the controller is unavailable); on v2 they are equal.
 	memoryParent, pidsParent string
 	prefix                   string
-	seq                      atomic.Uint64
 
 	mu   sync.Mutex
 	idle []*runCgroup
@@ -284,7 +287,7 @@ func (m *cgroupManager) get() (*runCgroup, error) {
 	}
 	m.mu.Unlock()
 
-	name := m.prefix + strconv.FormatUint(m.seq.Add(1), 10)
+	name := m.prefix + strconv.FormatUint(cgroupSeq.Add(1), 10)
 	cg := &runCgroup{m: m, memorySet: -1, pidsSet: -1}
 	if m.memoryParent != "" {
 		cg.memoryDir = filepath.Join(m.memoryParent, name)

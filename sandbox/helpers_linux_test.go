@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,9 @@ func TestMain(m *testing.M) {
 	}
 	probeDir = dir
 	code := m.Run()
+	if c, ok := sharedLauncher.(io.Closer); ok {
+		c.Close()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
