@@ -263,3 +263,24 @@ func TestSeccompTableMatchesHost(t *testing.T) {
 	}
 	t.Fatalf("no seccomp table for the host architecture %s", hostSeccompArch())
 }
+
+func TestLaunchRlimitFallback(t *testing.T) {
+	h := newFakeHome(t)
+	shared := newTestLauncher(t).(*bwrapLauncher)
+	noCgroups := *shared
+	noCgroups.cgroups = nil
+	spec := h.probe("balloon", "1024")
+	spec.Limits.MemoryBytes = 256 << 20
+	spec.Limits.MaxProcesses = 64
+	res, err := noCgroups.Launch(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	want := []Enforcement{{Limit: "memory", By: "RLIMIT_AS"}, {Limit: "processes", By: "RLIMIT_NPROC"}}
+	if !slices.Equal(res.Enforced, want) {
+		t.Fatalf("got Enforced %v, want %v", res.Enforced, want)
+	}
+	if res.ExitCode == 0 || strings.Contains(string(res.Stdout), "allocated") {
+		t.Fatalf("got exit %d, stdout %q, want the balloon stopped by RLIMIT_AS", res.ExitCode, res.Stdout)
+	}
+}
