@@ -257,7 +257,7 @@ func (m *cgroupManager) reapStale() {
 				continue
 			}
 			dir := filepath.Join(parent, e.Name())
-			_ = sweepCgroup(dir)
+			_ = sweepCgroup(dir, m.v2)
 			_ = os.Remove(dir)
 		}
 	}
@@ -420,7 +420,7 @@ func (cg *runCgroup) add(pids ...int) error {
 func (cg *runCgroup) release() {
 	clean := true
 	for _, d := range cg.dirs() {
-		if sweepCgroup(d) != nil {
+		if sweepCgroup(d, cg.m.v2) != nil {
 			clean = false
 		}
 	}
@@ -456,7 +456,7 @@ func (m *cgroupManager) close() {
 
 // sweepCgroup SIGKILLs every process in dir until it is empty. On v2 it
 // uses cgroup.kill where the kernel has it.
-func sweepCgroup(dir string) error {
+func sweepCgroup(dir string, v2 bool) error {
 	deadline := time.Now().Add(cgroupSweepTimeout)
 	for {
 		data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
@@ -470,7 +470,7 @@ func sweepCgroup(dir string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("sandbox: cgroup %s still has processes after %v", dir, cgroupSweepTimeout)
 		}
-		if writeCgroupFile(dir, "cgroup.kill", "1") != nil {
+		if !v2 || writeCgroupFile(dir, "cgroup.kill", "1") != nil {
 			for field := range bytes.FieldsSeq(data) {
 				if pid, err := strconv.Atoi(string(field)); err == nil && pid > 0 {
 					_ = syscall.Kill(pid, syscall.SIGKILL)

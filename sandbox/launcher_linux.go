@@ -256,7 +256,9 @@ func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string)
 	}
 	proc.attach(childPid)
 
-	enforced, cg, err := l.confine(rs.Limits, cmd.Process.Pid, childPid)
+	// The child is moved (or limited) before it may run the tool; every
+	// sandbox process descends from it.
+	enforced, cg, err := l.confine(rs.Limits, childPid)
 	if cg != nil {
 		defer cg.release()
 	}
@@ -269,6 +271,14 @@ func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string)
 		return Result{}, proc.abort(stderrR, "bubblewrap failed while setting up the sandbox", err)
 	}
 	_ = blockW.Close()
+	// The monitor outside the namespaces forks nothing more, so it can
+	// follow while the tool starts; it is not reaped yet, so its pid is
+	// still its own.
+	if err := l.confineMonitor(cg, rs.Limits, cmd.Process.Pid); err != nil {
+		proc.kill()
+		_, _ = proc.wait()
+		return Result{}, err
+	}
 
 	var stdin io.WriteCloser
 	if stdinW != nil {
@@ -332,6 +342,20 @@ func (l *bwrapLauncher) confine(limits Limits, pids ...int) ([]Enforcement, *run
 		enforced = append(enforced, Enforcement{Limit: "processes", By: "RLIMIT_NPROC"})
 	}
 	return enforced, cg, nil
+}
+
+// confineMonitor gives bubblewrap's monitor process the sandbox's cgroup
+// or rlimits too.
+func (l *bwrapLauncher) confineMonitor(cg *runCgroup, limits Limits, pid int) error {
+	if cg != nil {
+		if err := cg.add(pid); err != nil {
+			return fmt.Errorf("sandbox: move bubblewrap into cgroup: %w", err)
+		}
+	}
+	if limits.MemoryBytes > 0 && (cg == nil || cg.memoryDir == "") {
+		return prlimitAll(unix.RLIMIT_AS, uint64(limits.MemoryBytes), []int{pid})
+	}
+	return nil
 }
 
 func prlimitAll(resource int, value uint64, pids []int) error {
