@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"sync"
 
 	"github.com/rs/zerolog"
 )
@@ -46,7 +47,13 @@ type DecisionEvent struct {
 // When the input cannot be marshalled the event is still written, with
 // "input": null and "input_error" saying why.
 func (l *Logger) Decision(ev DecisionEvent) error {
-	input, inputErr := redactedJSON(ev.Input)
+	buf := inputBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 64<<10 { // let a rare huge input go
+			inputBufs.Put(buf)
+		}
+	}()
+	input, inputErr := redactedJSON(buf, ev.Input)
 	return l.emit(EventPolicyDecision, func(e *zerolog.Event) {
 		e.Str("decision_id", RedactString(ev.ID)).
 			Str("path", DecisionPath).
@@ -68,17 +75,28 @@ func (l *Logger) Decision(ev DecisionEvent) error {
 	})
 }
 
-// redactedJSON returns the redacted input as JSON, or null and a reason.
-func redactedJSON(input any) ([]byte, string) {
-	tree, ok := asTree(input)
-	if !ok {
-		return []byte("null"), "input is not JSON-marshalable"
+// inputBufs recycles the buffers redacted inputs are encoded into.
+var inputBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// redactedJSON encodes the redacted input into *buf, or returns null and a
+// reason.
+func redactedJSON(buf *[]byte, input any) ([]byte, string) {
+	var raw []byte
+	switch v := input.(type) {
+	case json.RawMessage:
+		raw = v
+	default:
+		var err error
+		if raw, err = json.Marshal(input); err != nil {
+			return []byte("null"), "input is not JSON-marshalable"
+		}
 	}
-	b, err := json.Marshal(redactValue(tree))
+	out, err := redactJSON((*buf)[:0], raw)
 	if err != nil {
-		return []byte("null"), "redacted input is not JSON-marshalable"
+		return []byte("null"), "input is not valid JSON"
 	}
-	return b, ""
+	*buf = out
+	return out, ""
 }
 
 // appendRedactedStrs adds a string array, each element through

@@ -77,9 +77,30 @@ func redactValue(v any) any {
 		return out
 	case string:
 		return RedactString(t)
-	default:
+	case nil, bool, float64, json.Number:
 		return v
+	default:
+		// A typed value inside a generic tree ([]string, a struct, …):
+		// decode it to a tree too, so that no rule is skipped.
+		tree, ok := asTree(v)
+		if !ok {
+			return Redacted
+		}
+		if _, still := tree.(map[string]any); !still {
+			if _, arr := tree.([]any); !arr {
+				return redactScalar(tree)
+			}
+		}
+		return redactValue(tree)
 	}
+}
+
+// redactScalar redacts a decoded scalar.
+func redactScalar(v any) any {
+	if s, ok := v.(string); ok {
+		return RedactString(s)
+	}
+	return v
 }
 
 // redactObject redacts the members of an object. In a credentials object,
@@ -90,6 +111,11 @@ func redactObject(m map[string]any, credentials bool) map[string]any {
 		key := RedactString(k)
 		if key != k {
 			key = Redacted
+		}
+		val, ok := asTree(val)
+		if !ok {
+			out[key] = Redacted
+			continue
 		}
 		switch {
 		case val == nil:
@@ -124,11 +150,11 @@ func redactEnv(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, val := range t {
-			if val == nil {
-				out[k] = nil
-				continue
+			key := RedactString(k)
+			if key != k {
+				key = Redacted
 			}
-			out[k] = Redacted
+			out[key] = replaceSecret(val)
 		}
 		return out
 	case []any:
@@ -247,21 +273,23 @@ var describingWords = map[string]bool{
 // secret names; "token_file", "key_id", "max_tokens" are not.
 func secretName(name string) bool {
 	var secret, key, describing bool
-	forEachWord(name, func(w string) {
+	forEachWord(name, func(w []byte) {
+		// Map lookups with string(w) as the key do not allocate.
 		switch {
-		case secretWords[w]:
+		case secretWords[string(w)]:
 			secret = true
-		case keyWords[w]:
+		case keyWords[string(w)]:
 			key = true
-		case describingWords[w]:
+		case describingWords[string(w)]:
 			describing = true
 		}
 	})
 	return (secret || key) && !describing
 }
 
-// forEachWord calls fn with each lower-cased word of name.
-func forEachWord(name string, fn func(string)) {
+// forEachWord calls fn with each lower-cased word of name. Words longer
+// than 64 bytes are skipped: no secret word is that long.
+func forEachWord(name string, fn func([]byte)) {
 	start := -1
 	var buf [64]byte
 	emit := func(end int) {
@@ -270,19 +298,18 @@ func forEachWord(name string, fn func(string)) {
 		}
 		w := name[start:end]
 		start = -1
-		if len(w) <= len(buf) {
-			b := buf[:len(w)]
-			for i := 0; i < len(w); i++ {
-				c := w[i]
-				if c >= 'A' && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				b[i] = c
-			}
-			fn(string(b))
+		if len(w) > len(buf) {
 			return
 		}
-		fn(strings.ToLower(w))
+		b := buf[:len(w)]
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		fn(b)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]

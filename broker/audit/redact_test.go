@@ -210,7 +210,47 @@ func TestRedact(t *testing.T) {
 			if after, _ := json.Marshal(in); !bytes.Equal(before, after) {
 				t.Errorf("Redact modified its argument: got %s, want %s", after, before)
 			}
+			// The streaming redactor the Logger uses applies the same rules.
+			streamed, err := redactJSON(nil, []byte(tt.in))
+			if err != nil {
+				t.Fatalf("redactJSON: %v", err)
+			}
+			var tree any
+			if err := json.Unmarshal(streamed, &tree); err != nil {
+				t.Fatalf("redactJSON produced invalid JSON %s: %v", streamed, err)
+			}
+			if canon, _ := json.Marshal(tree); string(canon) != tt.want {
+				t.Errorf("redactJSON(%s):\n got %s\nwant %s", tt.in, canon, tt.want)
+			}
 		})
+	}
+}
+
+func TestRedactTypedValues(t *testing.T) {
+	type toolInput struct {
+		Argv        []string          `json:"argv"`
+		Credentials map[string]string `json:"credentials"`
+		Env         map[string]string `json:"env"`
+	}
+	inputs := []any{
+		toolInput{Argv: []string{"--token", "hunter2"}, Credentials: map[string]string{"GITHUB_TOKEN": "github"},
+			Env: map[string]string{"HOME": "/root"}},
+		map[string]any{"argv": []string{"--token", "hunter2"}, "credentials": map[string]string{"GITHUB_TOKEN": "github"},
+			"env": map[string]string{"HOME": "/root"}},
+	}
+	want := `{"argv":["--token","[REDACTED]"],"credentials":{"GITHUB_TOKEN":"github"},"env":{"HOME":"[REDACTED]"}}`
+	for i, in := range inputs {
+		got, _ := json.Marshal(Redact(in))
+		if string(got) != want {
+			t.Errorf("input %d: Redact: got %s, want %s", i, got, want)
+		}
+		var buf []byte
+		streamed, reason := redactedJSON(&buf, in)
+		var tree any
+		_ = json.Unmarshal(streamed, &tree)
+		if canon, _ := json.Marshal(tree); string(canon) != want || reason != "" {
+			t.Errorf("input %d: redactedJSON: got %s (%q), want %s", i, canon, reason, want)
+		}
 	}
 }
 
@@ -304,6 +344,28 @@ func FuzzRedactString(f *testing.F) {
 		once := RedactString(s)
 		if twice := RedactString(once); twice != once {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, once, twice)
+		}
+	})
+}
+
+func FuzzRedactJSON(f *testing.F) {
+	f.Add([]byte(`{"tool":{"argv":["--password","x"],"env":{"A":"b"},"credentials":{"K":"p"}},"token":{"a":[1,2]}}`))
+	f.Add([]byte(`[null,true,false,-1.5e3,"a\u00e9\n"]`))
+	f.Add([]byte(`{"env":["A=b",3],"credential":"x","args":["a",1]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := redactJSON(nil, in)
+		if !json.Valid(in) {
+			return // an error or not, it must not panic
+		}
+		if err != nil {
+			t.Fatalf("redactJSON(%q): got %v for valid JSON", in, err)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("redactJSON(%q): got invalid JSON %q", in, out)
+		}
+		again, err := redactJSON(nil, out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", in, out, again, err)
 		}
 	})
 }
