@@ -137,7 +137,7 @@ func (r *jsonRedactor) value(mode int) error {
 		if err != nil {
 			return err
 		}
-		if red := RedactString(s); red != s {
+		if red := RedactString(s); red != s || raw == nil {
 			r.out = appendJSONString(r.out, red)
 		} else {
 			r.out = append(r.out, raw...)
@@ -169,6 +169,8 @@ func (r *jsonRedactor) object(mode int) error {
 		}
 		if red := RedactString(k); red != k {
 			r.out = appendJSONString(r.out, Redacted)
+		} else if raw == nil {
+			r.out = appendJSONString(r.out, k)
 		} else {
 			r.out = append(r.out, raw...)
 		}
@@ -317,6 +319,7 @@ func (r *jsonRedactor) number() error {
 }
 
 // str reads a string and returns its raw bytes (with quotes) and value.
+// raw is nil when the string must be re-encoded rather than copied.
 func (r *jsonRedactor) str() ([]byte, string, error) {
 	start := r.pos
 	r.pos++ // "
@@ -327,15 +330,16 @@ func (r *jsonRedactor) str() ([]byte, string, error) {
 		case c == '"':
 			r.pos++
 			raw := r.in[start:r.pos]
-			if !escaped {
-				if !utf8.Valid(raw) {
-					return nil, "", errBadJSON
-				}
+			valid := utf8.Valid(raw)
+			if !escaped && valid {
 				return raw, bytesView(raw[1 : len(raw)-1]), nil
 			}
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return nil, "", errBadJSON
+			}
+			if !valid {
+				raw = nil // re-encode: invalid UTF-8 becomes U+FFFD
 			}
 			return raw, s, nil
 		case c == '\\':
