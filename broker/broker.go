@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -51,6 +52,13 @@ type Broker struct {
 	launcher sandbox.Launcher
 	creds    *credentials
 	inflight sync.WaitGroup
+	observe  atomic.Pointer[func(action string, allow bool, eval time.Duration)]
+}
+
+// OnDecision registers fn to hear every decision (for metrics). Call it
+// before serving.
+func (b *Broker) OnDecision(fn func(action string, allow bool, eval time.Duration)) {
+	b.observe.Store(&fn)
 }
 
 // state pairs a config with the engine built from it, so a request sees
@@ -209,6 +217,9 @@ func capabilitiesInput(caps []config.Capability) []policy.Capability {
 // deny: a decision that cannot be recorded is a deny.
 func (b *Broker) decide(ctx context.Context, st *state, in policy.Input) (policy.Decision, error) {
 	d, evalErr := st.engine.Decide(ctx, in)
+	if fn := b.observe.Load(); fn != nil {
+		(*fn)(in.Action, d.Allow, d.EvalTime)
+	}
 	ev := audit.DecisionEvent{
 		ID: d.ID, Input: in, Allow: d.Allow, Reasons: d.Reasons, Action: in.Action,
 		Agent: in.Subject.Agent, Revision: d.Revision, EvalNS: d.EvalTime.Nanoseconds(),

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/clawbroker/clawbroker/broker/config"
 	"github.com/clawbroker/clawbroker/broker/policy"
 )
 
@@ -116,6 +117,12 @@ func (b *Broker) WriteFile(ctx context.Context, sub Subject, req WriteRequest) (
 		return FileResult{DecisionID: d.ID}, err
 	}
 	res := FileResult{DecisionID: d.ID, Path: rp.Resolved}
+	// The request's own last component must not be a symlink, even one that
+	// resolves to an allowed file: writes never follow a link.
+	named := filepath.Join(config.ResolveExisting(filepath.Dir(rp.Clean)), filepath.Base(rp.Clean))
+	if info, err := os.Lstat(named); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return res, &DenyError{DecisionID: d.ID, Reasons: []string{fmt.Sprintf("path %s is a symbolic link; writes never follow a final-component symlink", req.Path)}}
+	}
 	root, rel, err := b.openRoot(st, rp, d.ID)
 	if err != nil {
 		return res, err

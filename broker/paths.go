@@ -35,6 +35,14 @@ func ResolveWorkspacePath(workspace, requested string) (resolvedPath, error) {
 		return resolvedPath{}, invalid("path", "contains a NUL byte")
 	}
 	p := requested
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		// Agents say ~ for the home of the user the broker runs as.
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return resolvedPath{}, invalid("path", "~ cannot be expanded: no home directory")
+		}
+		p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(workspace, p)
 	}

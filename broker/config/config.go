@@ -54,6 +54,8 @@ type Workspace struct {
 	// PersistenceAllowed opts paths in to writes that the shipped policy
 	// otherwise refuses as persistence (.git/hooks, .bashrc, .vscode, ...).
 	PersistenceAllowed []string `json:"persistence_allowed"`
+	// MaxFileBytes bounds one file read or write through the broker.
+	MaxFileBytes int64 `json:"max_file_bytes"`
 }
 
 // Gateway configures the HTTP server.
@@ -180,8 +182,9 @@ func raw() *Config {
 	c := &Config{
 		StateDir: "~/.clawbroker",
 		Workspace: Workspace{
-			Path:        "~/.clawbroker/workspace",
-			DeniedPaths: []string{"~/.ssh", "~/.aws", "~/.gnupg", "~/.kube", "~/.docker", "~/.config/gcloud", "~/.netrc", "~/.git-credentials"},
+			Path:         "~/.clawbroker/workspace",
+			MaxFileBytes: 10 << 20,
+			DeniedPaths:  []string{"~/.ssh", "~/.aws", "~/.gnupg", "~/.kube", "~/.docker", "~/.config/gcloud", "~/.netrc", "~/.git-credentials"},
 		},
 		Gateway: Gateway{
 			Listen:            "127.0.0.1:7878",
@@ -498,6 +501,7 @@ func (c *Config) validateNumbers() error {
 		{"gateway.rate_limit.requests_per_minute", int64(g.RateLimit.RequestsPerMinute), 1, 10_000_000},
 		{"gateway.rate_limit.burst", int64(g.RateLimit.Burst), 1, 10_000_000},
 		{"gateway.max_body_bytes", g.MaxBodyBytes, 1024, 1 << 30},
+		{"workspace.max_file_bytes", c.Workspace.MaxFileBytes, 1, 1 << 30},
 		{"gateway.shutdown_timeout_ms", int64(g.ShutdownTimeoutMS), 0, 600_000},
 		{"policies.timeout_ms", int64(c.Policies.TimeoutMS), 1, 60_000},
 		{"sandbox.timeout_ms", int64(c.Sandbox.TimeoutMS), 1, 24 * 3600 * 1000},

@@ -124,11 +124,13 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	e := &Engine{query: pq, revision: rev, timeout: timeout, files: names}
-	if _, err := e.Decide(ctx, smokeInput); err != nil {
+	// The smoke decision is the first evaluation (cold caches), not a
+	// request, so it gets a generous deadline.
+	smoke := &Engine{query: pq, revision: rev, timeout: max(timeout, 10*time.Second), files: names}
+	if _, err := smoke.Decide(ctx, smokeInput); err != nil {
 		return nil, fmt.Errorf("%w: %s: smoke decision: %w", ErrLoad, sourceName(opts), err)
 	}
-	return e, nil
+	return &Engine{query: pq, revision: rev, timeout: timeout, files: names}, nil
 }
 
 // smokeInput must get a well-formed decision from any usable policy set.
@@ -154,6 +156,9 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 			fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}
 	d := Decision{ID: id.String(), Revision: e.revision}
+	if err := ctx.Err(); err != nil {
+		return deny(d, "the request was cancelled before the policy was asked"), fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	start := time.Now()
