@@ -480,7 +480,7 @@ func redactPEM(s string) string {
 		}
 		label := rest[i+len(begin) : i+len(begin)+hdrEnd]
 		after := i + len(begin) + hdrEnd + len("-----")
-		if !strings.HasSuffix(label, "PRIVATE KEY") {
+		if !strings.HasSuffix(label, "PRIVATE KEY") || !isPEMLabel(label) {
 			b.WriteString(rest[:after])
 			rest = rest[after:]
 			continue
@@ -501,6 +501,17 @@ func redactPEM(s string) string {
 	}
 	b.WriteString(rest)
 	return b.String()
+}
+
+// isPEMLabel reports whether label is made of the characters RFC 7468
+// labels use in practice: upper-case letters, digits and spaces.
+func isPEMLabel(label string) bool {
+	for i := 0; i < len(label); i++ {
+		if c := label[i]; !isUpper(c) && !isDigit(c) && c != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // redactURLUserinfo replaces the password of scheme://user:pass@host.
