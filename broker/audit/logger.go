@@ -36,6 +36,7 @@ type Logger struct {
 
 	seq  uint64
 	prev [hashHexLen]byte
+	end  int64 // a file sink's size after our last write; -1 unknown
 
 	lastErr error // the last write error, cleared by a successful write
 	broken  error // set after a partial write; every later write fails
@@ -90,7 +91,7 @@ func Open(output string) (*Logger, error) {
 		return nil, err
 	}
 	l := New(f)
-	l.file, l.path, l.own = f, output, true
+	l.file, l.path, l.own, l.end = f, output, true, -1
 	if rec != nil {
 		l.seq = rec.seq
 		copy(l.prev[:], rec.hash)
@@ -271,6 +272,21 @@ func (l *Logger) emit(event string, fill func(e *zerolog.Event)) error {
 	if l.broken != nil {
 		return l.broken
 	}
+	if l.file != nil {
+		// Another process (the CLI next to a running broker) may append to
+		// the same file: hold the file lock for the whole append and pick
+		// the chain up from the file's real last line if it moved.
+		unlock, err := lockFile(l.file)
+		if err != nil {
+			l.lastErr = fmt.Errorf("audit: lock log: %w", err)
+			return l.lastErr
+		}
+		defer unlock()
+		if err := l.resync(); err != nil {
+			l.lastErr = err
+			return err
+		}
+	}
 	seq := l.seq + 1
 	var ts [len(time.RFC3339Nano) + 8]byte
 	e := l.zl.Log()
@@ -315,5 +331,33 @@ func (l *Logger) emit(event string, fill func(e *zerolog.Event)) error {
 	l.lastErr = nil
 	l.seq = seq
 	l.prev = hash
+	if l.file != nil && l.end >= 0 {
+		l.end += int64(len(line))
+	}
+	return nil
+}
+
+// resync reloads seq and prev from the file's last line when the file is
+// not where our last write left it. Called with the file lock held.
+func (l *Logger) resync() error {
+	st, err := l.file.Stat()
+	if err != nil {
+		return fmt.Errorf("audit: stat log: %w", err)
+	}
+	if st.Size() == l.end {
+		return nil
+	}
+	rec, err := readTail(l.file, l.path)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		l.seq = 0
+		copy(l.prev[:], GenesisHash)
+	} else {
+		l.seq = rec.seq
+		copy(l.prev[:], rec.hash)
+	}
+	l.end = st.Size()
 	return nil
 }

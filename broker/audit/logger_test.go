@@ -463,3 +463,46 @@ func TestOpenContinuesAfterLongLine(t *testing.T) {
 		t.Errorf("got %+v, %v; want 3 lines, head at line 2", rep, err)
 	}
 }
+
+// TestTwoWritersShareOneChain: a broker and the CLI append to the same
+// file; the chain stays whole because each append takes the file lock and
+// continues from the file's real last line.
+func TestTwoWritersShareOneChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	for _, l := range []*Logger{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if err := l.AuthFailure(AuthFailure{Reason: "unknown token", SourceIP: "127.0.0.1"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := Verify(f, VerifyOptions{})
+	if err != nil {
+		t.Fatalf("Verify after two writers: %v", err)
+	}
+	if rep.Lines != 200 {
+		t.Errorf("lines = %d, want 200", rep.Lines)
+	}
+}
