@@ -84,8 +84,7 @@ func (b *Broker) ReadCredential(ctx context.Context, sub Subject, provider strin
 
 func (b *Broker) readCredential(ctx context.Context, st *state, sub Subject, provider, forTool string) (CredentialResult, error) {
 	in := policy.Input{Action: policy.ActionCredentialRead, Subject: &sub, Credential: &policy.CredentialInput{Provider: provider}}
-	ev := audit.CredentialAccess{Provider: provider, Agent: sub.Agent}
-	_ = forTool
+	ev := audit.CredentialAccess{Provider: provider, Agent: sub.Agent, Tool: forTool}
 	d, err := b.require(ctx, st, in)
 	ev.DecisionID = d.ID
 	if err != nil {

@@ -117,6 +117,9 @@ type CredentialAccess struct {
 	Success    bool
 	// Reason says why the access failed; never the secret.
 	Reason string
+	// Tool names the tool the credential was read for, when it is being
+	// injected into a sandboxed run rather than handed to the agent.
+	Tool string
 }
 
 // CredentialAccess writes a credential_access event.
@@ -128,6 +131,9 @@ func (l *Logger) CredentialAccess(ev CredentialAccess) error {
 			Bool("success", ev.Success)
 		if ev.Reason != "" {
 			e.Str("reason", RedactString(ev.Reason))
+		}
+		if ev.Tool != "" {
+			e.Str("tool", RedactString(ev.Tool))
 		}
 	})
 }
