@@ -276,14 +276,16 @@ func (m *cgroupManager) parents() []string {
 	return out
 }
 
-// get returns an empty cgroup, reused from the pool or newly made.
+// get returns an empty cgroup, reused from the pool or newly made. A
+// pooled cgroup is reused only once the tasks it held are fully released.
 func (m *cgroupManager) get() (*runCgroup, error) {
 	m.mu.Lock()
-	if n := len(m.idle); n > 0 {
-		cg := m.idle[n-1]
-		m.idle = m.idle[:n-1]
-		m.mu.Unlock()
-		return cg, nil
+	for i, cg := range m.idle {
+		if cg.pidsDir == "" || pidsReleased(cg.pidsDir) {
+			m.idle = slices.Delete(m.idle, i, i+1)
+			m.mu.Unlock()
+			return cg, nil
+		}
 	}
 	m.mu.Unlock()
 
@@ -479,6 +481,18 @@ func sweepCgroup(dir string, v2 bool) error {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// pidsReleased reports whether a pids cgroup no longer counts any task.
+// An exited task leaves cgroup.procs at once but stays charged until the
+// kernel releases it, which can take a while; a pooled cgroup must not
+// hand that charge to the next run.
+func pidsReleased(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "pids.current"))
+	if err != nil {
+		return true
+	}
+	return string(bytes.TrimSpace(data)) == "0"
 }
 
 // writeCgroupFile writes one control file without creating it.
