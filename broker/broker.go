@@ -170,6 +170,14 @@ func (b *Broker) Decide(ctx context.Context, sub Subject, in policy.Input) (poli
 	return b.decide(ctx, st, in)
 }
 
+// FillInput returns in as the policy will see it for sub: every
+// broker-owned field (subject, resolved path, ancestors, tool command and
+// capabilities) replaced with what the broker computes.
+func (b *Broker) FillInput(sub Subject, in policy.Input) (policy.Input, error) {
+	err := b.fill(b.state.Current(), sub, &in)
+	return in, err
+}
+
 // fill overwrites every broker-owned field of an input.
 func (b *Broker) fill(st *state, sub Subject, in *policy.Input) error {
 	in.Subject = &Subject{Agent: sub.Agent, SourceIP: sub.SourceIP}

@@ -20,7 +20,7 @@ const (
 // Path.Resolved, Path.Ancestors, Tool.Command and Tool.Capabilities itself;
 // callers never set them.
 type Input struct {
-	Action     string           `json:"action"`
+	Action     string           `json:"action,omitempty"`
 	Subject    *Subject         `json:"subject,omitempty"`
 	Tool       *ToolInput       `json:"tool,omitempty"`
 	Path       *PathInput       `json:"path,omitempty"`
@@ -93,7 +93,10 @@ func Ancestors(p string) []string {
 // value converts the input to an AST value directly, which is several
 // times cheaper than OPA's reflection-and-JSON round trip on the hot path.
 func (in *Input) value() ast.Value {
-	obj := ast.NewObject(ast.Item(ast.InternedTerm("action"), ast.StringTerm(in.Action)))
+	obj := ast.NewObject()
+	if in.Action != "" {
+		obj.Insert(ast.InternedTerm("action"), ast.StringTerm(in.Action))
+	}
 	if s := in.Subject; s != nil {
 		o := ast.NewObject(ast.Item(ast.InternedTerm("agent"), ast.StringTerm(s.Agent)))
 		if s.SourceIP != "" {
