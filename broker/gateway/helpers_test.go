@@ -66,7 +66,7 @@ type tlsFiles struct{ cert, key string }
 
 // env is one broker behind one real listening gateway.
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	ws        string // workspace, symlinks resolved
 	home      string // fake home holding .ssh
@@ -132,6 +132,9 @@ func testConfig(dir string, o envOptions) string {
     auth: {tokens: {"ci-bot": %[10]q, "other": %[11]q}},
     %[12]s
   },
+  // -race on a shared 2-core machine can pass the 100 ms default, which
+  // fails closed; these tests are about the gateway, not the machine.
+  policies: {timeout_ms: 5000},
   audit: {output: %[13]q},
   credentials: {path: %[14]q},
   sandbox: {timeout_ms: 20000, max_output_bytes: 65536, memory_mb: 256, max_pids: 32},
@@ -155,7 +158,7 @@ func testConfig(dir string, o envOptions) string {
 
 // newEnv builds the files, broker and gateway, and serves on a fresh
 // loopback port until the test ends.
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	requireTools(t, "bwrap")
 	dir, err := filepath.EvalSymlinks(t.TempDir())
@@ -248,7 +251,7 @@ var testIdentity = credstore.Identity{MachineID: []byte("gateway-e2e-machine"), 
 // takes 64 MiB per derivation, and parallel tests would multiply that.
 var storeMu sync.Mutex
 
-func testStore(t *testing.T, path string) *credstore.Store {
+func testStore(t testing.TB, path string) *credstore.Store {
 	t.Helper()
 	storeMu.Lock()
 	defer storeMu.Unlock()
