@@ -37,7 +37,7 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("credstore: closing %s: %w", tmp, err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = replaceFile(tmp, path); err != nil {
 		return fmt.Errorf("credstore: replacing %s: %w", path, err)
 	}
 	if err = syncDir(dir); err != nil {

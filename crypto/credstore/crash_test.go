@@ -29,6 +29,7 @@ func helperCmd(t *testing.T, mode, path string, extraEnv ...string) *exec.Cmd {
 // times. After every kill the store must open and hold either the last
 // value the writer reported as written or the one it was writing.
 func TestCrashConsistency(t *testing.T) {
+	t.Parallel() // mostly waiting on child processes
 	s, path := newTestStore(t)
 	if err := s.Set("stable", []byte("untouched")); err != nil {
 		t.Fatal(err)

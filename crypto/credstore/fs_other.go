@@ -12,6 +12,8 @@ import (
 // be serialised safely.
 func lockFile(string) (func(), error) { return nil, errors.ErrUnsupported }
 
+func replaceFile(tmp, path string) error { return os.Rename(tmp, path) }
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

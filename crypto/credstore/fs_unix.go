@@ -35,6 +35,9 @@ func lockFile(path string) (func(), error) {
 	}, nil
 }
 
+// replaceFile renames tmp over path; rename(2) is atomic.
+func replaceFile(tmp, path string) error { return os.Rename(tmp, path) }
+
 // syncDir fsyncs a directory so a rename in it survives a crash.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

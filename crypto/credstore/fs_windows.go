@@ -1,8 +1,10 @@
 package credstore
 
 import (
+	"errors"
 	"io/fs"
 	"os"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -24,6 +26,22 @@ func lockFile(path string) (func(), error) {
 		_ = windows.UnlockFileEx(h, 0, 1, 0, ol)
 		_ = f.Close()
 	}, nil
+}
+
+// replaceFile renames tmp over path with MoveFileEx (os.Rename). A reader
+// in another process that has path open without FILE_SHARE_DELETE, as Go's
+// os.Open does, makes the rename fail for the microseconds it reads, so
+// sharing errors are retried for up to a second.
+func replaceFile(tmp, path string) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := os.Rename(tmp, path)
+		if err == nil || time.Now().After(deadline) ||
+			!(errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_SHARING_VIOLATION)) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // syncDir is a no-op: Windows cannot open a directory for FlushFileBuffers

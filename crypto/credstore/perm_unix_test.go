@@ -69,3 +69,16 @@ func TestGroupReadableFileRefusedByInspect(t *testing.T) {
 		t.Fatalf("got %v, want ErrInsecurePermissions", err)
 	}
 }
+
+func TestPermissionErrorHasNoSecret(t *testing.T) {
+	s, path := newTestStore(t)
+	fillTestStore(t, s)
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Get("openai")
+	if !errors.Is(err, ErrInsecurePermissions) {
+		t.Fatalf("got %v, want ErrInsecurePermissions", err)
+	}
+	assertNoSecret(t, err)
+}

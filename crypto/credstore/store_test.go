@@ -380,3 +380,38 @@ func TestNoStaleTempFiles(t *testing.T) {
 		t.Errorf("temporary files left after a write: %v", matches)
 	}
 }
+
+// TestErrorsNeverContainSecrets drives every failure a caller can meet with
+// the test secrets in play and checks no error text carries one.
+func TestErrorsNeverContainSecrets(t *testing.T) {
+	s, path := newTestStore(t)
+	fillTestStore(t, s)
+	var errs []error
+	collect := func(err error) {
+		if err == nil {
+			t.Error("expected an error, got nil")
+		}
+		errs = append(errs, err)
+	}
+	wrong := testIdentity()
+	wrong.Passphrase = []byte(testSecrets["openai"]) // a secret used as a passphrase
+	_, err := openWith(path, wrong, testOptions())
+	collect(err)
+	collect(s.Set(testSecrets["github"], []byte("v")))
+	collect(s.Set("openai", []byte{}))
+	collect(s.Set("openai", append([]byte(testSecrets["openai"]), make([]byte, MaxValueSize)...)))
+	_, err = s.Get("missing")
+	collect(err)
+	collect(s.Delete("missing"))
+	rewrite(t, path, false, func(d *fileDoc) { d.Entries[2].Ciphertext[0] ^= 1 })
+	_, err = s.Get("openai")
+	collect(err)
+	_, err = openWith(path, testIdentity(), testOptions())
+	collect(err)
+	s.Close()
+	_, err = s.Get("openai")
+	collect(err)
+	for _, err := range errs {
+		assertNoSecret(t, err)
+	}
+}
