@@ -188,7 +188,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Info() (Info, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.refreshLocked(); err != nil {
+	if err := s.refreshLocked(false); err != nil {
 		return Info{}, err
 	}
 	d := s.doc
@@ -200,7 +200,7 @@ func (s *Store) Info() (Info, error) {
 func (s *Store) List() ([]Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.refreshLocked(); err != nil {
+	if err := s.refreshLocked(false); err != nil {
 		return nil, err
 	}
 	out := make([]Entry, len(s.doc.Entries))
@@ -220,7 +220,7 @@ func (s *Store) Get(provider string) (Secret, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.refreshLocked(); err != nil {
+	if err := s.refreshLocked(false); err != nil {
 		return Secret{}, err
 	}
 	i, ok := s.doc.find(provider)
@@ -303,7 +303,7 @@ func (s *Store) Rotate(newID Identity) error {
 		return ErrClosed
 	}
 	err = s.withFileLock(func() error {
-		if err := s.refreshLocked(); err != nil {
+		if err := s.refreshLocked(true); err != nil {
 			return err
 		}
 		nd := newDoc(nk, s.opts.params, salt, len(newID.Passphrase) > 0)
@@ -355,7 +355,7 @@ func (s *Store) update(fn func(*fileDoc) error) error {
 		return ErrClosed
 	}
 	return s.withFileLock(func() error {
-		if err := s.refreshLocked(); err != nil {
+		if err := s.refreshLocked(true); err != nil {
 			return err
 		}
 		d := s.doc.clone()
@@ -366,9 +366,10 @@ func (s *Store) update(fn func(*fileDoc) error) error {
 	})
 }
 
-// refreshLocked re-reads the file when it was replaced since the last read.
-// s.mu is held.
-func (s *Store) refreshLocked() error {
+// refreshLocked re-reads the file when it was replaced since the last read,
+// or always when force is set: writers force it under the file lock, so
+// their read-modify-write never rests on a stat comparison. s.mu is held.
+func (s *Store) refreshLocked(force bool) error {
 	if s.closed {
 		return ErrClosed
 	}
@@ -379,7 +380,7 @@ func (s *Store) refreshLocked() error {
 		}
 		return fmt.Errorf("credstore: %w", err)
 	}
-	if sameVersion(s.stamp, fi) {
+	if !force && sameVersion(s.stamp, fi) {
 		return nil
 	}
 	raw, fi, err := readStore(s.path)
