@@ -91,6 +91,18 @@ func jsonKind(k string) string {
 	return "a number"
 }
 
+// withDecision keeps the decision id on an error that came after the
+// decision was made (a missing file after an allow, say).
+func withDecision(err error, decisionID string) error {
+	ae := fromBrokerError(err)
+	if ae.DecisionID == "" && decisionID != "" {
+		c := *ae
+		c.DecisionID = decisionID
+		return &c
+	}
+	return ae
+}
+
 func subject(c echo.Context) broker.Subject {
 	return broker.Subject{Agent: agentOf(c), SourceIP: c.RealIP()}
 }
@@ -169,7 +181,7 @@ func (s *Server) exec(c echo.Context) error {
 	}
 	res, err := s.b.Exec(c.Request().Context(), subject(c), req)
 	if err != nil {
-		return err
+		return withDecision(err, res.DecisionID)
 	}
 	s.metrics.execTime.WithLabelValues(body.Tool).Observe(res.Duration.Seconds())
 	return c.JSON(http.StatusOK, execAnswer{
@@ -198,7 +210,7 @@ func (s *Server) readFile(c echo.Context) error {
 	}
 	res, err := s.b.ReadFile(c.Request().Context(), subject(c), body.Path)
 	if err != nil {
-		return err
+		return withDecision(err, res.DecisionID)
 	}
 	return c.JSON(http.StatusOK, readAnswer{DecisionID: res.DecisionID, Path: res.Path, ContentBase64: base64.StdEncoding.EncodeToString(res.Content), Size: res.Size})
 }
@@ -226,7 +238,7 @@ func (s *Server) writeFile(c echo.Context) error {
 	}
 	res, err := s.b.WriteFile(c.Request().Context(), subject(c), broker.WriteRequest{Path: body.Path, Content: content, Mode: body.Mode})
 	if err != nil {
-		return err
+		return withDecision(err, res.DecisionID)
 	}
 	return c.JSON(http.StatusOK, writeAnswer{DecisionID: res.DecisionID, Path: res.Path, Size: res.Size})
 }
@@ -253,7 +265,7 @@ func (s *Server) listCredentials(c echo.Context) error {
 func (s *Server) getCredential(c echo.Context) error {
 	res, err := s.b.ReadCredential(c.Request().Context(), subject(c), c.Param("provider"))
 	if err != nil {
-		return err
+		return withDecision(err, res.DecisionID)
 	}
 	defer res.Secret.Zero()
 	secret := res.Secret.Bytes()

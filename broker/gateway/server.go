@@ -93,6 +93,23 @@ func New(opts Options) (*Server, error) {
 	v1.POST("/files/write", s.writeFile)
 	v1.GET("/credentials", s.listCredentials)
 	v1.GET("/credentials/:provider", s.getCredential)
+	// Group middleware registers a catch-all 404 under /v1 that would hide
+	// 405s; name the other methods explicitly (not OPTIONS: CORS owns it).
+	others := func(allowed string) []string {
+		var out []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if m != allowed {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for _, r := range []struct{ path, method string }{
+		{"/decide", http.MethodPost}, {"/exec", http.MethodPost}, {"/files/read", http.MethodPost},
+		{"/files/write", http.MethodPost}, {"/credentials", http.MethodGet}, {"/credentials/:provider", http.MethodGet},
+	} {
+		v1.Match(others(r.method), r.path, methodNotAllowed(r.method))
+	}
 	s.e = e
 	base, cancel := context.WithCancel(context.Background())
 	s.cancelBase = cancel
@@ -105,6 +122,13 @@ func New(opts Options) (*Server, error) {
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	return s, nil
+}
+
+func methodNotAllowed(allowed string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderAllow, allowed)
+		return echo.ErrMethodNotAllowed
+	}
 }
 
 // Handler returns the HTTP handler (for tests that bring their own server).
@@ -121,6 +145,7 @@ func (s *Server) openStores(rl config.RateLimit) error {
 		// The URL may carry a password: never echo it.
 		return errors.New("gateway.rate_limit.redis_url is not a valid Redis URL")
 	}
+	redis.SetLogger(redisLogger{s.log})
 	s.redis = redis.NewClient(ro)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -135,6 +160,14 @@ func (s *Server) openStores(rl config.RateLimit) error {
 		return fmt.Errorf("redis rate-limit store: %w", err)
 	}
 	return nil
+}
+
+// redisLogger sends go-redis's own messages to the operational log
+// instead of its default stderr logger.
+type redisLogger struct{ log zerolog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Str("component", "redis").Msg(fmt.Sprintf(format, v...))
 }
 
 // ipExtractor trusts X-Forwarded-For only from the named proxies; with
