@@ -194,6 +194,7 @@ broker keeps the old key and must be restarted to read the store again.`,
 				with = "with the new passphrase"
 			}
 			fmt.Fprintf(a.Stdout, "rotated %s: %d credentials re-encrypted %s (key id %s)\n", s.Path(), info.Entries, with, info.KeyID)
+			fmt.Fprintln(a.Stderr, "a running clawbroker serve still holds the old key: restart it to read credentials again")
 			return nil
 		},
 	}
