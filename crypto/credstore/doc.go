@@ -21,9 +21,9 @@
 // The subkeys are held as []byte for the life of the Store and zeroed by
 // Close. Argon2id costs m = 64 MiB, t = 3, p = 4 (DefaultKDFParams): RFC
 // 9106's second recommended setting, above the OWASP minimum (19 MiB,
-// t = 2). Unlocking is once per process, so its cost (about 0.2 s on an
-// idle 2-core machine; see BenchmarkUnlock) is paid once by the user, and
-// by a guesser on every try along with 64 MiB of memory.
+// t = 2). Unlocking is once per process, so its cost (0.1 to 0.3 s on a
+// 2-core machine; see BenchmarkUnlock) is paid once by the user, and by a
+// guesser on every try along with 64 MiB of memory.
 //
 // # File
 //

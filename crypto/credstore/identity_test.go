@@ -39,7 +39,7 @@ func TestParseIOPlatformUUID(t *testing.T) {
 	}{
 		{"ioreg output", `+-o Mac14,2  <class IOPlatformExpertDevice, id 0x100000254, registered, matched, active, busy 0 (15 ms), retain 37>
     {
-      "IOPlatformSerialNumber" = "C02XXXXXXXXX"
+      "IOPlatformSerialNumber" = "C02ABCDEFGHJ"
       "IOPlatformUUID" = "8C1B5D2E-3F4A-5B6C-7D8E-9F0A1B2C3D4E"
       "model" = <"Mac14,2">
     }`, "8C1B5D2E-3F4A-5B6C-7D8E-9F0A1B2C3D4E", false},
