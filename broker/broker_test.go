@@ -442,3 +442,64 @@ printf '%s' "` + token[:half] + `"; sleep 0.05; printf '%s\n' "` + token[half:] 
 		t.Errorf("audit chain: %v", err)
 	}
 }
+
+// TestCredentialStoreRotatedWhileRunning: `clawbroker cred rotate` re-keys
+// the store under a running broker, which reopens it with the new
+// passphrase instead of failing until restarted.
+func TestCredentialStoreRotatedWhileRunning(t *testing.T) {
+	e := newEnv(t, "", nil)
+	t.Setenv(broker.EnvPassphrase, "first passphrase")
+	id, err := credstore.LocalIdentity([]byte("first passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := credstore.Create(e.cfg.Credentials.Path, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Set("openai", []byte("sk-before-rotation-000000")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cr, err := e.b.ReadCredential(ctx, bot, "openai")
+	if err != nil || string(cr.Secret.Bytes()) != "sk-before-rotation-000000" {
+		t.Fatalf("first read: %v", err)
+	}
+	newID, err := credstore.LocalIdentity([]byte("second passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Rotate(newID); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(broker.EnvPassphrase, "second passphrase")
+	cr, err = e.b.ReadCredential(ctx, bot, "openai")
+	if err != nil || string(cr.Secret.Bytes()) != "sk-before-rotation-000000" {
+		t.Fatalf("read after rotate: %v, want the store reopened", err)
+	}
+	// A wrong passphrase fails, and keeps failing without a new key
+	// derivation until the file changes.
+	t.Setenv(broker.EnvPassphrase, "wrong")
+	e2 := newEnvWithConfig(t, e)
+	for range 2 {
+		if _, err := e2.ReadCredential(ctx, bot, "openai"); !errors.Is(err, credstore.ErrWrongKey) {
+			t.Fatalf("wrong passphrase: err = %v, want ErrWrongKey", err)
+		}
+	}
+}
+
+// newEnvWithConfig is a second broker on the same config and audit log.
+func newEnvWithConfig(t *testing.T, e *env) *broker.Broker {
+	t.Helper()
+	log, err := audit.Open(e.auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	b, err := broker.New(context.Background(), broker.Options{Config: e.cfg, Audit: log, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -29,6 +29,11 @@ type credentials struct {
 	store CredentialStore
 	path  func() string
 	fixed bool
+	// failed remembers an open that failed (a wrong passphrase, say) for
+	// the file as it was, so agents cannot make the broker run Argon2id
+	// on every request; a changed file is tried again at once.
+	failed    error
+	failedFor os.FileInfo
 }
 
 func newCredentials(s CredentialStore, path func() string) *credentials {
@@ -45,22 +50,59 @@ func (c *credentials) get() (CredentialStore, error) {
 		return c.store, nil
 	}
 	path := c.path()
-	if _, err := os.Stat(path); err != nil {
+	info, err := os.Stat(path)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, errNoStore)
 	}
-	pass := []byte(os.Getenv(EnvPassphrase))
-	id, err := credstore.LocalIdentity(pass)
-	clear(pass)
+	if c.failed != nil && c.failedFor != nil && os.SameFile(info, c.failedFor) &&
+		info.ModTime().Equal(c.failedFor.ModTime()) && info.Size() == c.failedFor.Size() {
+		return nil, c.failed
+	}
+	// The identity holds this slice; it is zeroed once the store is open.
+	id, err := credstore.LocalIdentity([]byte(os.Getenv(EnvPassphrase)))
 	if err != nil {
 		return nil, fmt.Errorf("credential store: %w", err)
 	}
 	s, err := credstore.Open(path, id)
 	clear(id.Passphrase)
 	if err != nil {
-		return nil, fmt.Errorf("credential store: %w", err)
+		c.failed, c.failedFor = fmt.Errorf("credential store: %w", err), info
+		return nil, c.failed
 	}
+	c.failed, c.failedFor = nil, nil
 	c.store = s
 	return s, nil
+}
+
+// secret returns the named secret. A store re-keyed by `clawbroker cred
+// rotate` while the broker runs no longer opens with the key in hand, so
+// on ErrWrongKey an opened-by-path store is reopened once.
+func (c *credentials) secret(provider string) (credstore.Secret, error) {
+	for attempt := 0; ; attempt++ {
+		store, err := c.get()
+		if err != nil {
+			return credstore.Secret{}, err
+		}
+		sec, err := store.Get(provider)
+		if err == nil || attempt > 0 || !errors.Is(err, credstore.ErrWrongKey) || !c.reset(store) {
+			return sec, err
+		}
+	}
+}
+
+// reset forgets a store opened from the config path so the next get
+// reopens it; it reports whether there was one to forget.
+func (c *credentials) reset(old CredentialStore) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fixed || c.store != old {
+		return false
+	}
+	if cl, ok := old.(interface{ Close() error }); ok {
+		_ = cl.Close()
+	}
+	c.store = nil
+	return true
 }
 
 // CredentialResult is an allowed credential read. The caller must Zero
@@ -98,11 +140,7 @@ func (b *Broker) readCredential(ctx context.Context, st *state, sub Subject, pro
 		return CredentialResult{DecisionID: d.ID}, err
 	}
 	res := CredentialResult{DecisionID: d.ID, Provider: provider}
-	store, err := b.creds.get()
-	var secret credstore.Secret
-	if err == nil {
-		secret, err = store.Get(provider)
-	}
+	secret, err := b.creds.secret(provider)
 	if err != nil {
 		ev.Reason = credentialFailure(err)
 		if aerr := b.audit.CredentialAccess(ev); aerr != nil {
