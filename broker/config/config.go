@@ -248,11 +248,11 @@ func Load(path string) (*Config, error) {
 // Parse decodes config source named name (a file path, used in errors and
 // to resolve relative paths) over the built-in defaults.
 func Parse(name string, src []byte) (*Config, error) {
-	lines, err := scanJSON5(src)
+	lines, stripped, err := scanJSON5(src)
 	if err != nil {
 		return nil, fileError(name, err, nil)
 	}
-	dec := json5.NewDecoder(bytes.NewReader(src))
+	dec := json5.NewDecoder(bytes.NewReader(stripped))
 	dec.UseNumber()
 	var tree any
 	if err := dec.Decode(&tree); err != nil {

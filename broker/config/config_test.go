@@ -122,7 +122,10 @@ func TestLoadExpandsAndReplaces(t *testing.T) {
 	ws := filepath.Join(dir, "ws")
 	src := `{
   // a comment, unquoted keys and trailing commas are fine
-  workspace: {path: "` + ws + `", denied_paths: ["` + link + `", "./rel"],},
+  workspace: {path: "` + ws + `", denied_paths: ["` + link + `", "./rel"],},  // even a comment after one
+  sandbox: {
+    max_pids: 32, // and a comment between a trailing comma and the brace
+  },
   tools: {
     git: {command: "/usr/bin/git", capabilities: [{type: "file_write", paths: ["$WORKSPACE/repo"]}],
           credentials: {GITHUB_TOKEN: "github"}},

@@ -13,27 +13,38 @@ import (
 //
 // The supported subset is JSON plus // comments, unquoted keys and trailing
 // commas.
-func scanJSON5(src []byte) (lines map[string]int, err error) {
+//
+// It also returns the source with every comment blanked out (line breaks
+// kept): the json5 library mis-parses a comment between a trailing comma
+// and the closing brace.
+func scanJSON5(src []byte) (lines map[string]int, stripped []byte, err error) {
 	s := &scanner{src: src, line: 1, lines: map[string]int{}}
 	if err := s.value(""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.skipSpace()
 	if s.err != nil {
-		return nil, s.err
+		return nil, nil, s.err
 	}
 	if s.pos < len(s.src) {
-		return nil, s.errorf("unexpected %q after the top-level object", s.src[s.pos])
+		return nil, nil, s.errorf("unexpected %q after the top-level object", s.src[s.pos])
 	}
-	return s.lines, nil
+	out := append([]byte(nil), src...)
+	for _, c := range s.comments {
+		for i := c[0]; i < c[1]; i++ {
+			out[i] = ' '
+		}
+	}
+	return s.lines, out, nil
 }
 
 type scanner struct {
-	src   []byte
-	pos   int
-	line  int
-	lines map[string]int
-	err   error
+	src      []byte
+	pos      int
+	line     int
+	lines    map[string]int
+	comments [][2]int // byte ranges of // comments
+	err      error
 }
 
 // lineError is a syntax problem at a line of the config file.
@@ -58,9 +69,11 @@ func (s *scanner) skipSpace() {
 		case c == ' ' || c == '\t' || c == '\r':
 			s.pos++
 		case c == '/' && s.pos+1 < len(s.src) && s.src[s.pos+1] == '/':
+			start := s.pos
 			for s.pos < len(s.src) && s.src[s.pos] != '\n' {
 				s.pos++
 			}
+			s.comments = append(s.comments, [2]int{start, s.pos})
 		case c == '/' && s.pos+1 < len(s.src) && s.src[s.pos+1] == '*':
 			if s.err == nil {
 				s.err = s.errorf("/* block comments */ are not supported: use // line comments")
