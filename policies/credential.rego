@@ -31,4 +31,4 @@ valid_provider if {
 }
 
 # granted(agent, provider) holds when the config grants agent the provider.
-granted(agent, provider) if config.index.agent_credentials[agent][provider] == true
+granted(agent, provider) if config.index.agent_credentials[agent][provider]

@@ -150,7 +150,7 @@ special_kinds contains "a numeric address in non-standard notation" if {
 # holds it, else every tool granted to the agent.
 candidate_tools contains input.tool.name if {
 	is_string(input.tool.name)
-	config.index.agent_tools[agent][input.tool.name] == true
+	config.index.agent_tools[agent][input.tool.name]
 }
 
 candidate_tools contains name if {
@@ -162,7 +162,7 @@ candidate_tools contains name if {
 exact_declared if {
 	some name in candidate_tools
 	some h in {host, norm_host}
-	config.index.tool_capabilities[name].network[h] == true
+	config.index.tool_capabilities[name].network[h]
 }
 
 # "*.example.com" for every proper suffix of the host, looked up instead of
@@ -177,7 +177,7 @@ wildcards contains concat(".", array.concat(["*"], array.slice(labels, i, count(
 wildcard_declared if {
 	some name in candidate_tools
 	some w in wildcards
-	config.index.tool_capabilities[name].network[w] == true
+	config.index.tool_capabilities[name].network[w]
 }
 
 declared if exact_declared

@@ -285,7 +285,7 @@ denials contains sprintf("tool %q credential %s from provider %v is not declared
 # and the declared command.
 allowed if {
 	count(denials) == 0
-	config.index.agent_tools[agent][name] == true
+	config.index.agent_tools[agent][name]
 	input.tool.command == declared_tool.command
 }
 
@@ -297,7 +297,7 @@ known_capability(c) if capability_fields[c.type]
 
 has_list(c, field) if is_array(c[field])
 
-capability_declared(type, item) if config.index.tool_capabilities[name][type][item] == true
+capability_declared(type, item) if config.index.tool_capabilities[name][type][item]
 
 default capabilities := []
 

@@ -125,6 +125,7 @@ test_unmatched_request_denied if {
 	d := authz.decision with input as path_request("path.read", "/w/a")
 		with data.clawbroker.config as config
 		with data.clawbroker.path.read_allowed as false
+		with data.clawbroker.path.read_clear as false
 	d == deny("no rule allows this path.read request, so it is denied by default")
 }
 
@@ -139,8 +140,23 @@ test_unmatched_write_denied if {
 fail_to_sort(_) := [] if false
 
 test_decision_defined_when_evaluation_fails if {
-	d := authz.decision with input as path_request("path.read", "/w/a")
+	d := authz.decision with input as path_request("path.read", "/w/secret")
 		with data.clawbroker.config as config
 		with sort as fail_to_sort
 	d == deny("the policy produced no decision for this request, so it is denied by default")
+}
+
+# Without the fast path, the full evaluation reaches the same allow.
+test_path_read_allowed_without_fast_path if {
+	d := authz.decision with input as path_request("path.read", "/w/a")
+		with data.clawbroker.config as config
+		with data.clawbroker.path.read_clear as false
+	d == allow
+}
+
+test_path_write_allowed_without_fast_path if {
+	d := authz.decision with input as path_request("path.write", "/w/a")
+		with data.clawbroker.config as config
+		with data.clawbroker.path.write_clear as false
+	d == allow
 }

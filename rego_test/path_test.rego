@@ -221,3 +221,38 @@ test_write_reasons_for_clean_path if {
 	r := path.write_reasons_for("/w/.ssh") with data.clawbroker.config as config
 	r == {"path /w/.ssh is a persistence location: .ssh is SSH keys, authorized_keys and client config (ProxyCommand runs commands); writing it needs the path under workspace.persistence_allowed"}
 }
+
+# The fast path authz allows from must never allow what the reasons deny.
+read_clear(inp) if path.read_clear with input as inp with data.clawbroker.config as config
+
+write_clear(inp) if path.write_clear with input as inp with data.clawbroker.config as config
+
+test_fast_path_allows_workspace_file if read_clear(request("/w/notes/a.txt"))
+
+test_fast_path_allows_root_when_allowed if {
+	cfg := json.patch(config, [{"op": "add", "path": "/index/allowed_paths/~1", "value": true}])
+	path.read_clear with input as request("/") with data.clawbroker.config as cfg
+}
+
+test_fast_path_misses_outside_path if not read_clear(request("/etc/passwd"))
+
+test_fast_path_misses_denied_path if not read_clear(request("/p/.ssh/id_rsa"))
+
+test_fast_path_misses_protected_path if {
+	cfg := json.patch(config, [{"op": "add", "path": "/index/allowed_paths/~1s", "value": true}])
+	not path.read_clear with input as request("/s/policies/a.rego") with data.clawbroker.config as cfg
+}
+
+test_fast_path_misses_unclean_path if not read_clear({"path": {"resolved": "/w/../etc", "ancestors": ["/", "/w", "/w/..", "/w/../etc"]}})
+
+test_fast_path_misses_relative_path if not read_clear({"path": {"resolved": "w/a", "ancestors": ["/w", "w/a"]}})
+
+test_fast_path_misses_mismatched_ancestors if not read_clear({"path": {"resolved": "/etc/x", "ancestors": ["/", "/w"]}})
+
+test_fast_path_misses_missing_path if not read_clear({})
+
+test_fast_path_write_misses_persistence if not write_clear(request("/w/.git/hooks/pre-push"))
+
+test_fast_path_write_allows_opted_in_persistence if write_clear(request("/w/dotfiles/.zshrc"))
+
+test_fast_path_write_allows_plain_file if write_clear(request("/w/src/a.go"))
