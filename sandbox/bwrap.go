@@ -55,7 +55,9 @@ var etcNetwork = []string{
 var forbiddenMountRoots = []string{"/proc", "/dev", "/sys"}
 
 // bwrapFDs are the descriptor numbers bubblewrap reads its side channels
-// from, as laid out by the launcher's ExtraFiles.
+// from, as laid out by the launcher's ExtraFiles. Info and Block are 0
+// when there is no handshake (BwrapCommand): descriptor 0 is stdin, never
+// a side channel.
 type bwrapFDs struct{ Seccomp, Info, Block int }
 
 // sandboxHostname replaces the host's name inside the UTS namespace.
@@ -130,10 +132,13 @@ func bwrapArgs(rs resolvedSpec, layout hostLayout, fds bwrapFDs) []string {
 	args = append(args,
 		"--chdir", rs.Dir,
 		"--seccomp", strconv.Itoa(fds.Seccomp),
-		"--info-fd", strconv.Itoa(fds.Info),
-		"--block-fd", strconv.Itoa(fds.Block),
-		"--",
-		rs.Command,
 	)
+	if fds.Info > 0 {
+		args = append(args, "--info-fd", strconv.Itoa(fds.Info))
+	}
+	if fds.Block > 0 {
+		args = append(args, "--block-fd", strconv.Itoa(fds.Block))
+	}
+	args = append(args, "--", rs.Command)
 	return append(args, rs.Args...)
 }

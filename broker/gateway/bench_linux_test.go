@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clawbroker/clawbroker/broker/config"
+	"github.com/clawbroker/clawbroker/sandbox"
 )
 
 // The benchmarks below compare the gateway with the obvious alternatives
@@ -25,8 +29,8 @@ import (
 //
 //   - POST /v1/decide (auth, rate limit, audit to a file) against
 //     `opa run --server` serving the same policies and data document;
-//   - POST /v1/exec of /bin/true against bare bwrap with equivalent
-//     arguments;
+//   - POST /v1/exec of /bin/true against bare bwrap with the launcher's
+//     arguments and seccomp filter (sandbox.BwrapCommand);
 //   - the process's RSS idle and under 200 concurrent clients.
 //
 // With CLAWBROKER_BENCH_WRITE set (make bench sets it), TestMain writes the
@@ -109,7 +113,7 @@ func writeBenchmarks(path string) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# clawbroker benchmarks\n\n")
-	fmt.Fprintf(&b, "Written by `make bench` (broker/gateway/bench_test.go) from one run; do not edit by hand.\n\n")
+	fmt.Fprintf(&b, "Written by `make bench` (broker/gateway/bench_linux_test.go) from one run; do not edit by hand.\n\n")
 	fmt.Fprintf(&b, "- date: %s\n- machine: %d CPUs (`nproc`), %s\n- Go: %s %s/%s\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	sections := []struct{ key, title, header string }{
@@ -117,7 +121,7 @@ func writeBenchmarks(path string) error {
 			"Same policies and data document, same inputs (a mix of allowed and denied path.read, path.write, tool.exec and credential.read), same in-process load generator. The gateway authenticates, rate-limits (limit set very high) and writes every decision to a hash-chained audit file; OPA runs with decision logging off. Targets: gateway throughput >= 1.5x OPA's, p99 no worse.\n\n| server | requests | clients | req/s | p50 | p99 |\n|---|---|---|---|---|---|\n"},
 		{"decide-ratio", "", ""},
 		{"exec", "## POST /v1/exec of /bin/true vs bare bwrap",
-			"Sequential runs, interleaved. Bare bwrap gets the namespace, mount and environment arguments the launcher uses, but not its seccomp filter, cgroup setup or info/block handshake (the sandbox package does not export its argv builder; its own BenchmarkLaunchOverhead compares the launcher with bare bwrap including seccomp). Target: gateway/bwrap <= 1.15x.\n\n| path | runs | median | p90 |\n|---|---|---|---|\n"},
+			"Sequential runs, interleaved. Bare bwrap is `sandbox.BwrapCommand` for the Spec the broker builds for the tool: the launcher's exact argv (namespaces, mounts, environment) and seccomp filter, without its cgroup setup, limits or info/block handshake; the command is built before the clock starts. The gateway side adds HTTP, authentication, the policy decision, two audit records, the cgroup and the handshake. Target: gateway/bwrap <= 1.15x.\n\n| path | runs | median | p90 |\n|---|---|---|---|\n"},
 		{"exec-ratio", "", ""},
 		{"rss", "## Memory (RSS of the test process: gateway, broker and load generator together)",
 			"| state | VmRSS | VmHWM |\n|---|---|---|\n"},
@@ -470,42 +474,62 @@ func mergeLoad(a, b loadResult) loadResult {
 	return out
 }
 
-// bareBwrapArgs mirrors the launcher's bwrap arguments for /bin/true in
-// dir (namespaces, merged-/usr system layout, minimal /etc, fresh /proc,
-// /dev and /tmp, the directory read-only), without seccomp.
-func bareBwrapArgs(dir string) []string {
-	args := []string{"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-		"--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv",
-		"--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", dir, "--setenv", "PWD", dir,
-		"--setenv", "LANG", "C.UTF-8", "--setenv", "TERM", "dumb"}
-	for _, p := range []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
-		fi, err := os.Lstat(p)
-		switch {
-		case err != nil:
-		case fi.Mode()&os.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			args = append(args, "--symlink", target, p)
-		case fi.IsDir():
-			args = append(args, "--ro-bind", p, p)
+// brokerSpec is the sandbox.Spec broker.Exec builds for a run of tool
+// with no arguments, stdin or env in cwd (resolved): the environment from
+// baseEnv, the tool's file and network capabilities, cwd read-only unless
+// a capability covers it, and the configured limits.
+func brokerSpec(b testing.TB, cfg *config.Config, tool, cwd string) sandbox.Spec {
+	b.Helper()
+	tc, ok := cfg.Tools[tool]
+	if !ok {
+		b.Fatalf("tool %q is not in the test config", tool)
+	}
+	spec := sandbox.Spec{
+		Command: tc.Command,
+		Env: []string{
+			"PATH=/usr/local/bin:/usr/bin:/bin",
+			"HOME=" + cfg.Workspace.Path,
+			"PWD=" + cwd,
+			"LANG=C.UTF-8",
+			"TERM=dumb",
+		},
+		Dir: cwd,
+		Limits: sandbox.Limits{
+			Timeout:        cfg.Sandbox.Timeout(),
+			MaxOutputBytes: cfg.Sandbox.MaxOutputBytes,
+			MemoryBytes:    int64(cfg.Sandbox.MemoryMB) << 20,
+			MaxProcesses:   cfg.Sandbox.MaxPids,
+		},
+	}
+	cwdBound := false
+	for _, c := range tc.Capabilities {
+		switch c.Type {
+		case config.CapFileRead:
+			spec.ReadOnlyPaths = append(spec.ReadOnlyPaths, c.Paths...)
+		case config.CapFileWrite:
+			spec.ReadWritePaths = append(spec.ReadWritePaths, c.Paths...)
+		case config.CapNetwork:
+			spec.Network = true
+		}
+		for _, p := range c.Paths {
+			cwdBound = cwdBound || p == cwd || strings.HasPrefix(cwd, strings.TrimSuffix(p, "/")+"/")
 		}
 	}
-	for _, p := range []string{"/etc/passwd", "/etc/group", "/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"} {
-		args = append(args, "--ro-bind-try", p, p)
+	if !cwdBound {
+		spec.ReadOnlyPaths = append(spec.ReadOnlyPaths, cwd)
 	}
-	args = append(args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", dir, dir, "--chdir", dir, "--", "/bin/true")
-	return args
+	return spec
 }
 
 // BenchmarkExecVsBwrap runs /bin/true through POST /v1/exec and through
-// bare bwrap, interleaved, and reports the ratio of the medians.
+// bare bwrap, interleaved, and reports the ratio of the medians. The bare
+// side is sandbox.BwrapCommand for the Spec the broker builds for the
+// tool: the launcher's very argv and seccomp filter, without its cgroup
+// handshake and limits.
 func BenchmarkExecVsBwrap(b *testing.B) {
 	requireTools(b, "bwrap")
 	e := newEnv(b, envOptions{noCredentials: true})
-	bwrap, err := exec.LookPath("bwrap")
-	if err != nil {
-		b.Fatal(err)
-	}
-	args := bareBwrapArgs(e.ws)
+	spec := brokerSpec(b, e.cfg, "t-true", e.ws)
 	body, _ := json.Marshal(map[string]any{"tool": "t-true"})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	viaGateway := func() {
@@ -522,22 +546,31 @@ func BenchmarkExecVsBwrap(b *testing.B) {
 			b.Fatalf("exec: got %d %s", resp.StatusCode, raw)
 		}
 	}
-	viaBwrap := func() {
-		cmd := exec.Command(bwrap, args...)
-		cmd.Env = []string{}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("bare bwrap: %v: %s", err, out)
+	// The command is built before the clock starts, so the bare side is
+	// bubblewrap alone.
+	bareBwrap := func() func() {
+		cmd, err := sandbox.BwrapCommand(context.Background(), e.cfg.Sandbox.BwrapPath, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func() {
+			out, err := cmd.CombinedOutput()
+			cmd.ExtraFiles[0].Close()
+			if err != nil {
+				b.Fatalf("bare bwrap: %v: %s", err, out)
+			}
 		}
 	}
 	for range 3 {
 		viaGateway()
-		viaBwrap()
+		bareBwrap()()
 	}
 	runs := max(b.N, envInt("CLAWBROKER_BENCH_EXEC_RUNS", 40))
 	var gw, bw []time.Duration
 	timeIt := func(f func()) time.Duration { t0 := time.Now(); f(); return time.Since(t0) }
 	b.ResetTimer()
 	for i := range runs {
+		viaBwrap := bareBwrap()
 		if i%2 == 0 {
 			gw = append(gw, timeIt(viaGateway))
 			bw = append(bw, timeIt(viaBwrap))
