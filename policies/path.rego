@@ -206,19 +206,12 @@ format_problems(p) := {sprintf("path %q is not absolute", [p])} if {
 } else := set()
 
 # clean(p) holds for a cleaned absolute path: no "//", no "." or ".."
-# component, no trailing "/" other than the root, no NUL byte. Plain string
-# tests: on the hot path they cost less than one regular expression.
+# component, no trailing "/" other than the root, no NUL byte. It sits on
+# the fast path of every path decision, where one regular expression
+# (compiled once, cached by OPA) measured cheaper than seven string tests.
 clean("/")
 
-clean(p) if {
-	not contains(p, "//")
-	not contains(p, "/./")
-	not contains(p, "/../")
-	not endswith(p, "/")
-	not endswith(p, "/.")
-	not endswith(p, "/..")
-	not contains(p, "\u0000")
-}
+clean(p) if not regex.match(`//|/\.\.?(/|$)|[^/]/$|\x00`, p)
 
 # ancestors_of(p) lists every prefix of the clean absolute path p on "/"
 # boundaries, root first and p last, like input.path.ancestors.
