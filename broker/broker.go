@@ -91,7 +91,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 			}
 		}
 		first = false
-		eng, err := policy.New(ctx, policy.Options{Dir: c.Policies.Dir, Data: c.PolicyData(), Timeout: c.Policies.Timeout()})
+		eng, err := policy.New(ctx, policy.Options{Dir: c.Policies.Dir, Data: c.PolicyData(), Timeout: c.Policies.Timeout(), CacheSize: c.Policies.EngineCacheSize()})
 		if err != nil {
 			return nil, err
 		}
@@ -230,7 +230,7 @@ func (b *Broker) decide(ctx context.Context, st *state, in policy.Input) (policy
 	}
 	ev := audit.DecisionEvent{
 		ID: d.ID, Input: in, Allow: d.Allow, Reasons: d.Reasons, Action: in.Action,
-		Agent: in.Subject.Agent, Revision: d.Revision, EvalNS: d.EvalTime.Nanoseconds(),
+		Agent: in.Subject.Agent, Revision: d.Revision, EvalNS: d.EvalTime.Nanoseconds(), Cached: d.Cached,
 	}
 	if evalErr != nil {
 		ev.Err = evalErr.Error()

@@ -36,6 +36,9 @@ type DecisionEvent struct {
 	Agent    string
 	Revision string // hash of the loaded policy set
 	EvalNS   int64  // policy evaluation time in nanoseconds
+	// Cached marks a decision answered from the engine's decision cache
+	// (same policies, data and input as an earlier one; EvalNS is 0).
+	Cached bool
 	// Err says why the decision is a deny by failure (evaluation error,
 	// timeout, malformed result); empty for a decision the policy made.
 	Err string
@@ -71,6 +74,9 @@ func (l *Logger) Decision(ev DecisionEvent) error {
 			Dict("metrics", e.CreateDict().Int64("timer_rego_query_eval_ns", ev.EvalNS))
 		if ev.Err != "" {
 			e.Str("error", RedactString(ev.Err))
+		}
+		if ev.Cached {
+			e.Bool("cached", true)
 		}
 	})
 }

@@ -157,7 +157,7 @@ func newCheckCommand(a *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			eng, err := policy.New(cmd.Context(), policy.Options{Dir: cfg.Policies.Dir, Data: cfg.PolicyData(), Timeout: cfg.Policies.Timeout()})
+			eng, err := policy.New(cmd.Context(), policy.Options{Dir: cfg.Policies.Dir, Data: cfg.PolicyData(), Timeout: cfg.Policies.Timeout(), CacheSize: cfg.Policies.EngineCacheSize()})
 			if err != nil {
 				return failedError(err)
 			}

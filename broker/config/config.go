@@ -98,6 +98,9 @@ type Policies struct {
 	// Dir is a directory of .rego files; empty means the built-in policies.
 	Dir       string `json:"dir"`
 	TimeoutMS int    `json:"timeout_ms"`
+	// CacheSize bounds the decision cache (decisions of deterministic
+	// policies, by exact input); 0 turns it off.
+	CacheSize int `json:"cache_size"`
 }
 
 // Audit says where security events go.
@@ -150,6 +153,14 @@ const (
 	CapProcessExec = "process_exec"
 )
 
+// EngineCacheSize is the policy engine's CacheSize for this config.
+func (p Policies) EngineCacheSize() int {
+	if p.CacheSize == 0 {
+		return -1
+	}
+	return p.CacheSize
+}
+
 // Timeouts as durations.
 func (p Policies) Timeout() time.Duration { return time.Duration(p.TimeoutMS) * time.Millisecond }
 
@@ -192,7 +203,7 @@ func raw() *Config {
 			MaxBodyBytes:      1 << 20,
 			ShutdownTimeoutMS: 10000,
 		},
-		Policies:    Policies{TimeoutMS: 100},
+		Policies:    Policies{TimeoutMS: 100, CacheSize: 4096},
 		Audit:       Audit{Output: "stderr"},
 		Credentials: Credentials{Path: "~/.clawbroker/credentials.enc.json"},
 		Sandbox:     Sandbox{TimeoutMS: 30000, MaxOutputBytes: 1 << 20, MemoryMB: 512, MaxPids: 64},
@@ -504,6 +515,7 @@ func (c *Config) validateNumbers() error {
 		{"workspace.max_file_bytes", c.Workspace.MaxFileBytes, 1, 1 << 30},
 		{"gateway.shutdown_timeout_ms", int64(g.ShutdownTimeoutMS), 0, 600_000},
 		{"policies.timeout_ms", int64(c.Policies.TimeoutMS), 1, 60_000},
+		{"policies.cache_size", int64(c.Policies.CacheSize), 0, 1 << 20},
 		{"sandbox.timeout_ms", int64(c.Sandbox.TimeoutMS), 1, 24 * 3600 * 1000},
 		{"sandbox.max_output_bytes", c.Sandbox.MaxOutputBytes, 1, 1 << 30},
 		{"sandbox.memory_mb", int64(c.Sandbox.MemoryMB), 0, 1 << 20},

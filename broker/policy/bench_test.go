@@ -56,6 +56,9 @@ func engineFor(tb testing.TB, opts policy.Options) *policy.Engine {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Minute // a benchmark measures; it does not fail closed
 	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = -1 // measure evaluation, not the decision cache
+	}
 	e, err := policy.New(context.Background(), opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -88,6 +91,8 @@ func BenchmarkDecide(b *testing.B) {
 		Capabilities: []policy.Capability{{Type: "file_read", Paths: []string{"/srv/bench/workspace"}}},
 	}}
 	b.Run("shipped/tool.exec/tools=50", benchDecide(e, exec, true))
+	cached := engineFor(b, policy.Options{Data: benchConfig(b, 1000).PolicyData(), CacheSize: policy.DefaultCacheSize})
+	b.Run("shipped/tool.exec/cached", benchDecide(cached, exec, true))
 }
 
 // BenchmarkDecideRatios measures the targets in one run, interleaving
@@ -99,9 +104,9 @@ func BenchmarkDecideRatios(b *testing.B) {
 		name string
 		e    *policy.Engine
 	}{
-		{"trivial", engineFor(b, policy.Options{Modules: map[string]string{"t.rego": trivialModule}, Timeout: time.Minute})},
-		{"shipped-10", engineFor(b, policy.Options{Data: benchConfig(b, 10).PolicyData(), Timeout: time.Minute})},
-		{"shipped-10000", engineFor(b, policy.Options{Data: benchConfig(b, 10000).PolicyData(), Timeout: time.Minute})},
+		{"trivial", engineFor(b, policy.Options{Modules: map[string]string{"t.rego": trivialModule}})},
+		{"shipped-10", engineFor(b, policy.Options{Data: benchConfig(b, 10).PolicyData()})},
+		{"shipped-10000", engineFor(b, policy.Options{Data: benchConfig(b, 10000).PolicyData()})},
 	}
 	ratios := sync.OnceValue(func() map[string]float64 {
 		ctx := context.Background()

@@ -52,8 +52,11 @@ type Decision struct {
 	Allow    bool     `json:"allow"`
 	Reasons  []string `json:"reasons"`
 	Revision string   `json:"-"`
-	// EvalTime is the time spent in OPA's evaluation.
+	// EvalTime is the time spent in OPA's evaluation (zero when Cached).
 	EvalTime time.Duration `json:"-"`
+	// Cached says the same input was decided before by this very engine
+	// (same policies, same data), so OPA was not asked again.
+	Cached bool `json:"-"`
 }
 
 // Options say what an engine is built from.
@@ -67,6 +70,10 @@ type Options struct {
 	Data map[string]any
 	// Timeout bounds each evaluation; zero means DefaultTimeout.
 	Timeout time.Duration
+	// CacheSize bounds the decision cache; zero means DefaultCacheSize and
+	// a negative value turns the cache off. Policies that call a
+	// non-deterministic builtin are never cached.
+	CacheSize int
 }
 
 // Engine is a compiled, prepared policy set. It is immutable and safe for
@@ -76,6 +83,9 @@ type Engine struct {
 	revision string
 	timeout  time.Duration
 	files    []string
+	cache    *decisionCache // nil: not cached
+	// uncached says why decisions are not cached, when they are not.
+	uncached string
 }
 
 // New loads, compiles and prepares the policies, then runs a smoke decision:
@@ -113,8 +123,14 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	parsed := make(map[string]*ast.Module, len(modules))
 	for _, name := range names {
-		regoOpts = append(regoOpts, rego.Module(name, modules[name]))
+		m, err := ast.ParseModuleWithOpts(name, modules[name], ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrLoad, err)
+		}
+		parsed[name] = m
+		regoOpts = append(regoOpts, rego.ParsedModule(m))
 	}
 	pq, err := rego.New(regoOpts...).PrepareForEval(ctx)
 	if err != nil {
@@ -130,7 +146,20 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if _, err := smoke.Decide(ctx, smokeInput); err != nil {
 		return nil, fmt.Errorf("%w: %s: smoke decision: %w", ErrLoad, sourceName(opts), err)
 	}
-	return &Engine{query: pq, revision: rev, timeout: timeout, files: names}, nil
+	e := &Engine{query: pq, revision: rev, timeout: timeout, files: names}
+	switch nd := nondeterministic(parsed); {
+	case opts.CacheSize < 0:
+		e.uncached = "turned off"
+	case nd != "":
+		e.uncached = "the policies call " + nd + ", which is not deterministic"
+	default:
+		size := opts.CacheSize
+		if size == 0 {
+			size = DefaultCacheSize
+		}
+		e.cache = newDecisionCache(size)
+	}
+	return e, nil
 }
 
 // smokeInput must get a well-formed decision from any usable policy set.
@@ -139,6 +168,9 @@ var smokeInput = Input{
 	Subject: &Subject{Agent: "clawbroker-smoke-test"},
 	Path:    &PathInput{Requested: "/", Resolved: "/", Ancestors: []string{"/"}},
 }
+
+// Caching says whether decisions are cached, and if not, why.
+func (e *Engine) Caching() (bool, string) { return e.cache != nil, e.uncached }
 
 // Revision identifies the loaded policy files and data.
 func (e *Engine) Revision() string { return e.revision }
@@ -159,6 +191,16 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return deny(d, "the request was cancelled before the policy was asked"), fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}
+	var key string
+	if e.cache != nil {
+		var ok bool
+		if key, ok = cacheKey(&in); ok {
+			if c, hit := e.cache.get(key); hit {
+				d.Allow, d.Reasons, d.Cached = c.allow, append([]string(nil), c.reasons...), true
+				return d, nil
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	start := time.Now()
@@ -178,6 +220,9 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 		return deny(d, "policy returned a malformed decision: "+err.Error()), fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	d.Allow, d.Reasons = allow, reasons
+	if key != "" {
+		e.cache.put(key, cachedDecision{allow: allow, reasons: append([]string(nil), reasons...)})
+	}
 	return d, nil
 }
 

@@ -301,3 +301,77 @@ func TestReloaderKeepsOldOnFailureAndWatches(t *testing.T) {
 		t.Errorf("failed reload event = %+v, want revision and previous both %s", events[0], first)
 	}
 }
+
+func TestDecisionCache(t *testing.T) {
+	ctx := context.Background()
+	in := Input{Action: ActionPathRead, Subject: &Subject{Agent: "a"}, Path: &PathInput{Requested: "x", Resolved: "/x", Ancestors: []string{"/", "/x"}}}
+	t.Run("deterministic policies are cached per input", func(t *testing.T) {
+		e, err := New(ctx, Options{Modules: map[string]string{"p.rego": okModule}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on, why := e.Caching(); !on {
+			t.Fatalf("Caching() = false (%s), want true", why)
+		}
+		first, err := e.Decide(ctx, in)
+		if err != nil || first.Cached {
+			t.Fatalf("first = %+v, %v; want an evaluated decision", first, err)
+		}
+		second, err := e.Decide(ctx, in)
+		if err != nil || !second.Cached || second.Allow != first.Allow || second.ID == first.ID || second.EvalTime != 0 {
+			t.Errorf("second = %+v, %v; want a cached copy with its own id", second, err)
+		}
+		other := in
+		other.Subject = &Subject{Agent: "b"}
+		if d, _ := e.Decide(ctx, other); d.Cached {
+			t.Errorf("a different subject hit the cache")
+		}
+		// A failure is never cached.
+		bad := Input{Action: ActionToolExec, Subject: &Subject{Agent: "a"}}
+		e2, err := New(ctx, Options{Modules: map[string]string{"p.rego": okModule + "\ndecision := {\"allow\": \"yes\", \"reasons\": []} if input.action == \"tool.exec\"\n"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if d, err := e2.Decide(ctx, bad); err == nil || d.Cached || d.Allow {
+				t.Errorf("malformed decision = %+v, %v; want an uncached deny with an error", d, err)
+			}
+		}
+	})
+	t.Run("non-deterministic policies are not cached", func(t *testing.T) {
+		mod := okModule + "\nafter_epoch if time.now_ns() > 0\n"
+		e, err := New(ctx, Options{Modules: map[string]string{"p.rego": mod}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		on, why := e.Caching()
+		if on || !strings.Contains(why, "time.now_ns") {
+			t.Errorf("Caching() = %v, %q; want off because of time.now_ns", on, why)
+		}
+		for range 2 {
+			if d, _ := e.Decide(ctx, in); d.Cached {
+				t.Errorf("decision was cached")
+			}
+		}
+	})
+	t.Run("turned off", func(t *testing.T) {
+		e, err := New(ctx, Options{Modules: map[string]string{"p.rego": okModule}, CacheSize: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if d, _ := e.Decide(ctx, in); d.Cached {
+				t.Errorf("decision was cached with CacheSize -1")
+			}
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		c := newDecisionCache(3)
+		for i := range 10 {
+			c.put(strings.Repeat("k", i+1), cachedDecision{allow: true})
+		}
+		if n := len(c.m); n > 3 {
+			t.Errorf("cache holds %d entries, want at most 3", n)
+		}
+	})
+}
