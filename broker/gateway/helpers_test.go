@@ -60,6 +60,8 @@ type envOptions struct {
 	extraGateway string
 	// noCredentials leaves the credential store out (no Argon2 cost).
 	noCredentials bool
+	// noDecisionCache turns the policy decision cache off.
+	noDecisionCache bool
 }
 
 type tlsFiles struct{ cert, key string }
@@ -113,6 +115,10 @@ func testConfig(dir string, o envOptions) string {
 	if o.trustedProxies == nil {
 		proxies = []byte("[]")
 	}
+	cacheSize := 4096
+	if o.noDecisionCache {
+		cacheSize = 0
+	}
 	tlsBlock := ""
 	if o.tls != nil {
 		tlsBlock = fmt.Sprintf("tls: {cert: %q, key: %q},", o.tls.cert, o.tls.key)
@@ -134,7 +140,7 @@ func testConfig(dir string, o envOptions) string {
   },
   // -race on a shared 2-core machine can pass the 100 ms default, which
   // fails closed; these tests are about the gateway, not the machine.
-  policies: {timeout_ms: 5000},
+  policies: {timeout_ms: 5000, cache_size: %[15]d},
   audit: {output: %[13]q},
   credentials: {path: %[14]q},
   sandbox: {timeout_ms: 20000, max_output_bytes: 65536, memory_mb: 256, max_pids: 32},
@@ -153,7 +159,7 @@ func testConfig(dir string, o envOptions) string {
 		filepath.Join(dir, "state"), filepath.Join(dir, "ws"), filepath.Join(dir, "home", ".ssh"),
 		tlsBlock, rpm, burst, o.redisURL, maxBody, proxies,
 		tokenHash(tokenCI), tokenHash(tokenOther), o.extraGateway,
-		filepath.Join(dir, "audit", "audit.jsonl"), filepath.Join(dir, "state", "credentials.enc.json"))
+		filepath.Join(dir, "audit", "audit.jsonl"), filepath.Join(dir, "state", "credentials.enc.json"), cacheSize)
 }
 
 // newEnv builds the files, broker and gateway, and serves on a fresh
