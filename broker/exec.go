@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -221,9 +220,6 @@ func (b *Broker) Exec(ctx context.Context, sub Subject, req ExecRequest) (ExecRe
 	msg := redactSecrets([]byte(err.Error()), secrets)
 	if aerr := b.audit.SandboxError(audit.SandboxError{Tool: req.Tool, Agent: sub.Agent, DecisionID: d.ID, Error: string(msg)}); aerr != nil {
 		return ExecResult{DecisionID: d.ID}, fmt.Errorf("%w: %w", ErrAudit, aerr)
-	}
-	if errors.Is(err, sandbox.ErrInvalidSpec) {
-		return ExecResult{DecisionID: d.ID}, fmt.Errorf("%w: %s", ErrSandbox, msg)
 	}
 	return ExecResult{DecisionID: d.ID}, fmt.Errorf("%w: %s", ErrSandbox, msg)
 }

@@ -84,6 +84,14 @@ func NewRootCommand(a *App) *cobra.Command {
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	// An unknown verb is a usage error (exit 2); no verb prints help.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError(fmt.Errorf("unknown command %q: see clawbroker --help", args[0]))
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 	root.AddCommand(
 		newServeCommand(a),
 		newExecCommand(a),
@@ -126,16 +134,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if isUsage(err) {
-		return ExitUsage
-	}
 	return ExitFailed
-}
-
-// isUsage recognises cobra's own argument errors.
-func isUsage(err error) bool {
-	var ee *exitError
-	return errors.As(err, &ee) && ee.code == ExitUsage
 }
 
 // signals delivers SIGHUP, SIGINT and SIGTERM.
