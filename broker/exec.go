@@ -150,9 +150,13 @@ func (b *Broker) Exec(ctx context.Context, sub Subject, req ExecRequest) (ExecRe
 	b.inflight.Add(1)
 	defer b.inflight.Done()
 
-	env := baseEnv(cfg, in.Tool.Cwd)
+	spec := ToolSpec(cfg, tool, req.Args, in.Tool.Cwd)
+	spec.Stdin = req.Stdin
+	if req.Timeout > 0 {
+		spec.Limits.Timeout = req.Timeout
+	}
 	for k, v := range req.Env {
-		env = append(env, k+"="+v)
+		spec.Env = append(spec.Env, k+"="+v)
 	}
 	var secrets [][]byte
 	defer func() {
@@ -172,42 +176,9 @@ func (b *Broker) Exec(ctx context.Context, sub Subject, req ExecRequest) (ExecRe
 		}
 		v := cr.Secret.Bytes()
 		secrets = append(secrets, v)
-		env = append(env, name+"="+string(v))
+		spec.Env = append(spec.Env, name+"="+string(v))
 	}
 
-	spec := sandbox.Spec{
-		Command: tool.Command,
-		Args:    req.Args,
-		Env:     env,
-		Dir:     in.Tool.Cwd,
-		Stdin:   req.Stdin,
-		Limits: sandbox.Limits{
-			Timeout:        cfg.Sandbox.Timeout(),
-			MaxOutputBytes: cfg.Sandbox.MaxOutputBytes,
-			MemoryBytes:    int64(cfg.Sandbox.MemoryMB) << 20,
-			MaxProcesses:   cfg.Sandbox.MaxPids,
-		},
-	}
-	if req.Timeout > 0 {
-		spec.Limits.Timeout = req.Timeout
-	}
-	cwdBound := false
-	for _, c := range tool.Capabilities {
-		switch c.Type {
-		case config.CapFileRead:
-			spec.ReadOnlyPaths = append(spec.ReadOnlyPaths, c.Paths...)
-		case config.CapFileWrite:
-			spec.ReadWritePaths = append(spec.ReadWritePaths, c.Paths...)
-		case config.CapNetwork:
-			spec.Network = true
-		}
-		for _, p := range c.Paths {
-			cwdBound = cwdBound || within(p, in.Tool.Cwd)
-		}
-	}
-	if !cwdBound {
-		spec.ReadOnlyPaths = append(spec.ReadOnlyPaths, in.Tool.Cwd)
-	}
 	launcher, err := b.sandboxLauncher(cfg)
 	if err == nil {
 		var res sandbox.Result
@@ -247,6 +218,45 @@ func (b *Broker) finishExec(decisionID string, sub Subject, req ExecRequest, res
 		return ExecResult{DecisionID: decisionID}, fmt.Errorf("%w: %w", ErrAudit, err)
 	}
 	return out, nil
+}
+
+// ToolSpec is the sandbox spec for running a configured tool with args in
+// cwd (resolved): its file_read paths bound read-only, file_write paths
+// read-write, network on with a network capability, cwd bound read-only
+// when no capability covers it, the broker's base environment and the
+// configured limits. Exec adds the request's env, injected credentials,
+// stdin and timeout.
+func ToolSpec(cfg *config.Config, tool config.Tool, args []string, cwd string) sandbox.Spec {
+	spec := sandbox.Spec{
+		Command: tool.Command,
+		Args:    args,
+		Env:     baseEnv(cfg, cwd),
+		Dir:     cwd,
+		Limits: sandbox.Limits{
+			Timeout:        cfg.Sandbox.Timeout(),
+			MaxOutputBytes: cfg.Sandbox.MaxOutputBytes,
+			MemoryBytes:    int64(cfg.Sandbox.MemoryMB) << 20,
+			MaxProcesses:   cfg.Sandbox.MaxPids,
+		},
+	}
+	cwdBound := false
+	for _, c := range tool.Capabilities {
+		switch c.Type {
+		case config.CapFileRead:
+			spec.ReadOnlyPaths = append(spec.ReadOnlyPaths, c.Paths...)
+		case config.CapFileWrite:
+			spec.ReadWritePaths = append(spec.ReadWritePaths, c.Paths...)
+		case config.CapNetwork:
+			spec.Network = true
+		}
+		for _, p := range c.Paths {
+			cwdBound = cwdBound || within(p, cwd)
+		}
+	}
+	if !cwdBound {
+		spec.ReadOnlyPaths = append(spec.ReadOnlyPaths, cwd)
+	}
+	return spec
 }
 
 // baseEnv is the whole environment a tool starts from: nothing of the

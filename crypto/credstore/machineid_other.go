@@ -8,8 +8,9 @@ import (
 	"runtime"
 )
 
-// machineID is not implemented on this OS; LocalIdentity fails, while Open
-// with an explicit Identity still works.
+// machineID has no source of a machine identifier on this OS, so
+// LocalIdentity fails with errors.ErrUnsupported; Open with an explicit
+// Identity still works.
 func machineID() ([]byte, error) {
 	return nil, fmt.Errorf("reading a machine identifier on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }
