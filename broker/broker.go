@@ -205,7 +205,11 @@ func (b *Broker) fill(st *state, sub Subject, in *policy.Input) error {
 		}
 		rp, err := ResolveWorkspacePath(st.cfg.Workspace.Path, cwd)
 		if err != nil {
-			return invalid("cwd", "%s", err.(*InvalidError).Msg)
+			var ie *InvalidError
+			if errors.As(err, &ie) {
+				return invalid("cwd", "%s", ie.Msg)
+			}
+			return err
 		}
 		t.Cwd = rp.Resolved
 		in.Tool = &t
