@@ -33,7 +33,7 @@ func TestDecideAnswersGoldenInputs(t *testing.T) {
 	// golden config's policy dir is a protected path in its data; only the
 	// case that reads it is affected, and is left to the engine test.
 	policiesDir, _ := filepath.Abs("../../policies")
-	src = bytes.Replace(src, []byte(`policies: {dir: "/home/agent/.clawbroker/policies"}`), []byte(`policies: {dir: "`+policiesDir+`"}`), 1)
+	src = bytes.Replace(src, []byte(`policies: {dir: "/home/agent/.clawbroker/policies"}`), []byte(`policies: {dir: "`+policiesDir+`", timeout_ms: 10000}`), 1)
 	src = bytes.Replace(src, []byte(`audit: {output: "/home/agent/.clawbroker/audit.log"}`), []byte(`audit: {output: "`+filepath.Join(dir, "audit.log")+`"}`), 1)
 	cfgPath := filepath.Join(dir, "config.json5")
 	if err := os.WriteFile(cfgPath, src, 0o600); err != nil {

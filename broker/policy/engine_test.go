@@ -20,7 +20,7 @@ decision := {"allow": true, "reasons": []} if input.action == "path.read"
 `
 
 func TestEmbeddedPoliciesLoad(t *testing.T) {
-	e, err := New(context.Background(), Options{Data: map[string]any{}})
+	e, err := New(context.Background(), Options{Data: map[string]any{}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatalf("New(embedded) = %v", err)
 	}
@@ -32,14 +32,14 @@ func TestEmbeddedPoliciesLoad(t *testing.T) {
 			t.Errorf("loaded test file %s", f)
 		}
 	}
-	e2, err := New(context.Background(), Options{Data: map[string]any{}})
+	e2, err := New(context.Background(), Options{Data: map[string]any{}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Revision() != e2.Revision() {
 		t.Errorf("revision not stable: %s != %s", e.Revision(), e2.Revision())
 	}
-	e3, err := New(context.Background(), Options{Data: map[string]any{"workspace": "/elsewhere"}})
+	e3, err := New(context.Background(), Options{Data: map[string]any{"workspace": "/elsewhere"}, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,11 @@ decision := true if input.action == "tool.exec"`,
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := New(context.Background(), Options{Modules: map[string]string{"p.rego": tt.module}, Timeout: tt.timeout})
+			timeout := tt.timeout
+			if timeout == 0 {
+				timeout = 10 * time.Second // -race on a loaded machine
+			}
+			e, err := New(context.Background(), Options{Modules: map[string]string{"p.rego": tt.module}, Timeout: timeout})
 			if err != nil {
 				t.Fatalf("New = %v", err)
 			}
@@ -227,7 +231,7 @@ func TestReloaderKeepsOldOnFailureAndWatches(t *testing.T) {
 	var mu sync.Mutex
 	var events []ReloadEvent
 	build := func(ctx context.Context) (*holder, error) {
-		e, err := New(ctx, Options{Dir: dir})
+		e, err := New(ctx, Options{Dir: dir, Timeout: 10 * time.Second})
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +310,7 @@ func TestDecisionCache(t *testing.T) {
 	ctx := context.Background()
 	in := Input{Action: ActionPathRead, Subject: &Subject{Agent: "a"}, Path: &PathInput{Requested: "x", Resolved: "/x", Ancestors: []string{"/", "/x"}}}
 	t.Run("deterministic policies are cached per input", func(t *testing.T) {
-		e, err := New(ctx, Options{Modules: map[string]string{"p.rego": okModule}})
+		e, err := New(ctx, Options{Modules: map[string]string{"p.rego": okModule}, Timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clawbroker/clawbroker/broker/config"
 	"github.com/clawbroker/clawbroker/broker/policy"
@@ -68,7 +69,7 @@ func TestGoldenDecisions(t *testing.T) {
 	if !bytes.Equal(bytes.TrimSpace(gotData), bytes.TrimSpace(wantData)) {
 		t.Errorf("data.json is not the golden config's data document; run with -update and review the diff")
 	}
-	eng, err := policy.New(context.Background(), policy.Options{Data: cfg.PolicyData()})
+	eng, err := policy.New(context.Background(), policy.Options{Data: cfg.PolicyData(), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
