@@ -43,12 +43,7 @@ type WriteRequest struct {
 // was judged, so a symlink swapped in after the decision leads nowhere.
 func (b *Broker) ReadFile(ctx context.Context, sub Subject, path string) (FileResult, error) {
 	st := b.state.Current()
-	rp, err := ResolveWorkspacePath(st.cfg.Workspace.Path, path)
-	if err != nil {
-		return FileResult{}, err
-	}
-	in := policy.Input{Action: policy.ActionPathRead, Subject: &sub, Path: rp.input()}
-	d, err := b.require(ctx, st, in)
+	rp, d, err := b.judgePath(ctx, st, sub, policy.ActionPathRead, path)
 	if err != nil {
 		return FileResult{DecisionID: d.ID}, err
 	}
@@ -58,14 +53,16 @@ func (b *Broker) ReadFile(ctx context.Context, sub Subject, path string) (FileRe
 		return res, err
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	f, err := openJudged(root, rel, os.O_RDONLY, rp.Resolved, path)
 	if err != nil {
+		var de *DenyError
+		if errors.As(err, &de) {
+			de.DecisionID = d.ID
+			return res, de
+		}
 		return res, b.fileError(path, err, d.ID)
 	}
 	defer f.Close()
-	if err := verifyOpened(f, rp.Resolved); err != nil {
-		return res, &DenyError{DecisionID: d.ID, Reasons: []string{fmt.Sprintf("path %s changed between the decision and the open: %v", path, err)}}
-	}
 	info, err := f.Stat()
 	if err != nil {
 		return res, b.fileError(path, err, d.ID)
@@ -107,12 +104,7 @@ func (b *Broker) WriteFile(ctx context.Context, sub Subject, req WriteRequest) (
 	if limit := st.cfg.Workspace.MaxFileBytes; int64(len(req.Content)) > limit {
 		return FileResult{}, fmt.Errorf("%w: content is %d bytes, over the %d-byte limit (workspace.max_file_bytes)", ErrTooLarge, len(req.Content), limit)
 	}
-	rp, err := ResolveWorkspacePath(st.cfg.Workspace.Path, req.Path)
-	if err != nil {
-		return FileResult{}, err
-	}
-	in := policy.Input{Action: policy.ActionPathWrite, Subject: &sub, Path: rp.input()}
-	d, err := b.require(ctx, st, in)
+	rp, d, err := b.judgePath(ctx, st, sub, policy.ActionPathWrite, req.Path)
 	if err != nil {
 		return FileResult{DecisionID: d.ID}, err
 	}
@@ -174,6 +166,37 @@ func (b *Broker) WriteFile(ctx context.Context, sub Subject, req WriteRequest) (
 	return res, nil
 }
 
+// judgePath resolves a request path and asks the policy about action on
+// it; a deny is a *DenyError.
+func (b *Broker) judgePath(ctx context.Context, st *state, sub Subject, action, path string) (resolvedPath, policy.Decision, error) {
+	rp, err := ResolveWorkspacePath(st.cfg.Workspace.Path, path)
+	if err != nil {
+		return rp, policy.Decision{}, err
+	}
+	d, err := b.require(ctx, st, policy.Input{Action: action, Subject: &sub, Path: rp.input()})
+	return rp, d, err
+}
+
+// swapped is the refusal for a file that is not the one the policy judged.
+func swapped(path string, err error) *DenyError {
+	return &DenyError{Reasons: []string{fmt.Sprintf("path %s changed between the decision and the open: %v", path, err)}}
+}
+
+// openJudged opens name in root and checks, before anything is written or
+// read, that it is the file at want; otherwise it closes it and refuses,
+// naming label (the path the caller knows).
+func openJudged(root *os.Root, name string, flag int, want, label string) (*os.File, error) {
+	f, err := root.OpenFile(name, flag, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyOpened(f, want); err != nil {
+		f.Close()
+		return nil, swapped(label, err)
+	}
+	return f, nil
+}
+
 // openRoot opens the allowed root that contains the resolved path.
 func (b *Broker) openRoot(st *state, rp resolvedPath, decisionID string) (*os.Root, string, error) {
 	rootDir, ok := rootFor(st.cfg, rp.Resolved)
@@ -214,13 +237,9 @@ func (b *Broker) fileError(requested string, err error, decisionID string) error
 }
 
 func writeNew(root *os.Root, rel, want string, content []byte) error {
-	f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := openJudged(root, rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, want, rel)
 	if err != nil {
 		return err
-	}
-	if err := verifyOpened(f, want); err != nil {
-		f.Close()
-		return &DenyError{Reasons: []string{fmt.Sprintf("path %s changed between the decision and the open: %v", rel, err)}}
 	}
 	if err := writeSync(f, content); err != nil {
 		_ = root.Remove(rel)
@@ -235,14 +254,13 @@ func writeReplace(root *os.Root, rel, want string, content []byte) error {
 		return err
 	}
 	tmp := filepath.Join(filepath.Dir(rel), ".clawbroker-"+hex.EncodeToString(rnd[:])+".tmp")
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := openJudged(root, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filepath.Join(filepath.Dir(want), filepath.Base(tmp)), rel)
 	if err != nil {
+		var de *DenyError
+		if errors.As(err, &de) {
+			_ = root.Remove(tmp)
+		}
 		return err
-	}
-	if err := verifyOpened(f, filepath.Join(filepath.Dir(want), filepath.Base(tmp))); err != nil {
-		f.Close()
-		_ = root.Remove(tmp)
-		return &DenyError{Reasons: []string{fmt.Sprintf("path %s changed between the decision and the open: %v", rel, err)}}
 	}
 	if err := writeSync(f, content); err != nil {
 		_ = root.Remove(tmp)
@@ -256,13 +274,9 @@ func writeReplace(root *os.Root, rel, want string, content []byte) error {
 }
 
 func writeAppend(root *os.Root, rel, want string, content []byte, limit int64) error {
-	f, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	f, err := openJudged(root, rel, os.O_WRONLY|os.O_CREATE|os.O_APPEND, want, rel)
 	if err != nil {
 		return err
-	}
-	if err := verifyOpened(f, want); err != nil {
-		f.Close()
-		return &DenyError{Reasons: []string{fmt.Sprintf("path %s changed between the decision and the open: %v", rel, err)}}
 	}
 	if info, err := f.Stat(); err == nil && info.Size()+int64(len(content)) > limit {
 		f.Close()
